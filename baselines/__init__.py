@@ -1,0 +1,1 @@
+"""The model zoo: one module per model family, each exposing a ModelSpec found by entry point."""

@@ -1,0 +1,32 @@
+"""What the core knows about a dataset: its reader, its folder under a data root, its twin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from mer_bench.data.sample import Sample
+from mer_bench.registry import Registry
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset in its native layout.
+
+    ``folder`` is the directory name under a data root (``<data-root>/CASME2``);
+    ``read(dataset_dir)`` returns the samples sorted by (subject, clip);
+    ``write_twin(out_dir, scale, seed)`` writes a synthetic twin into ``out_dir`` in the same
+    native layout, readable by ``read``.
+    """
+
+    name: str
+    title: str
+    folder: str
+    fps: float
+    read: Callable[[Path], list[Sample]]
+    write_twin: Callable[[Path, float, int], None] | None = None
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset", entry_point_group="mer_bench.datasets")
+DATASETS.register("casme2", "mer_bench.data.casme2:CASME2")

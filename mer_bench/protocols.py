@@ -1,0 +1,196 @@
+"""Protocols as data: protocols/*.yaml -> typed Protocol objects, labelled samples and LOSO folds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Mapping, Sequence
+
+import yaml
+
+from mer_bench.data.sample import Sample
+from mer_bench.errors import ConfigError
+from mer_bench.registry import Registry
+
+Evaluation = Literal["loso"]
+EVALUATIONS: tuple[str, ...] = ("loso",)
+
+
+def protocols_dir() -> Path:
+    """The protocol folder: ``MER_BENCH_PROTOCOLS`` or the repository's ``protocols/``."""
+    override = os.environ.get("MER_BENCH_PROTOCOLS")
+    return Path(override) if override else Path(__file__).resolve().parents[1] / "protocols"
+
+
+def normalise_label(label: str) -> str:
+    """Emotion labels compare case- and space-insensitively ('Others' == 'others ')."""
+    return " ".join(label.split()).lower()
+
+
+@dataclass(frozen=True)
+class ExpectedCounts:
+    """Published class counts and subject count, checked against the data present."""
+
+    counts: Mapping[str, int]
+    subjects: int | None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class LabelledSample:
+    sample: Sample
+    label: int
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One LOSO fold: the test subject and the sample ids on each side."""
+
+    index: int
+    test_subject: str
+    train_ids: tuple[str, ...]
+    test_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    id: str
+    title: str
+    version: str
+    dataset: str
+    evaluation: Evaluation
+    classes: tuple[str, ...]
+    class_map: Mapping[str, str]
+    expected: ExpectedCounts
+    source_file: Path = field(compare=False)
+
+    @property
+    def hash(self) -> str:
+        """Content hash of the definition: any change to classes, mapping or counts changes it."""
+        content = {
+            "id": self.id,
+            "version": self.version,
+            "dataset": self.dataset,
+            "evaluation": self.evaluation,
+            "classes": list(self.classes),
+            "class_map": dict(sorted(self.class_map.items())),
+            "expected": {"counts": dict(sorted(self.expected.counts.items())),
+                         "subjects": self.expected.subjects},
+        }
+        blob = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def label_of(self, sample: Sample) -> int | None:
+        """Class index of a sample, or None when the protocol excludes its label."""
+        target = self.class_map.get(normalise_label(sample.emotion))
+        return None if target is None else self.classes.index(target)
+
+    def label_samples(self, samples: Sequence[Sample]) -> list[LabelledSample]:
+        labelled = []
+        for sample in samples:
+            label = self.label_of(sample)
+            if label is not None:
+                labelled.append(LabelledSample(sample, label))
+        return labelled
+
+    def check_counts(self, labelled: Sequence[LabelledSample]) -> list[str]:
+        """Differences between the data and the published counts, one readable line each."""
+        problems = []
+        found = Counter(self.classes[item.label] for item in labelled)
+        for name in self.classes:
+            want = self.expected.counts.get(name)
+            if want is not None and found[name] != want:
+                problems.append(f"{self.id}: class {name!r} has {found[name]} samples, "
+                                f"published {want}")
+        subjects = len({item.sample.subject_key for item in labelled})
+        if self.expected.subjects is not None and subjects != self.expected.subjects:
+            problems.append(f"{self.id}: {subjects} subjects, published {self.expected.subjects}")
+        return problems
+
+
+def loso_folds(labelled: Sequence[LabelledSample]) -> list[Fold]:
+    """Leave-one-subject-out folds, subjects in sorted order; independence is asserted."""
+    subjects = sorted({item.sample.subject_key for item in labelled})
+    folds = []
+    for index, subject in enumerate(subjects):
+        train = tuple(i.sample.sample_id for i in labelled if i.sample.subject_key != subject)
+        test = tuple(i.sample.sample_id for i in labelled if i.sample.subject_key == subject)
+        folds.append(Fold(index, subject, train, test))
+    assert_subject_independent(folds, {i.sample.sample_id: i.sample.subject_key for i in labelled})
+    return folds
+
+
+def assert_subject_independent(folds: Sequence[Fold], subject_of: Mapping[str, str]) -> None:
+    for fold in folds:
+        train_subjects = {subject_of[s] for s in fold.train_ids}
+        test_subjects = {subject_of[s] for s in fold.test_ids}
+        shared = train_subjects & test_subjects
+        if shared:
+            raise AssertionError(f"fold {fold.index} shares subjects {sorted(shared)} "
+                                 "between train and test")
+
+
+def _parse_protocol(pid: str, body: Mapping, dataset: str, source: Path) -> Protocol:
+    def need(key: str):
+        if key not in body:
+            raise ConfigError(f"{source}: protocol {pid!r} lacks {key!r}; add it")
+        return body[key]
+
+    classes = tuple(need("classes"))
+    class_map = {normalise_label(k): v for k, v in dict(need("class_map")).items()}
+    unknown = sorted(set(class_map.values()) - set(classes))
+    if unknown:
+        raise ConfigError(f"{source}: protocol {pid!r} maps to {unknown}, not in its classes")
+    evaluation = need("evaluation")
+    if evaluation not in EVALUATIONS:
+        raise ConfigError(f"{source}: protocol {pid!r} has evaluation {evaluation!r}; "
+                          f"use one of {', '.join(EVALUATIONS)}")
+    expected = body.get("expected", {})
+    return Protocol(
+        id=pid,
+        title=body.get("title", pid),
+        version=str(need("version")),
+        dataset=body.get("dataset", dataset),
+        evaluation=evaluation,
+        classes=classes,
+        class_map=class_map,
+        expected=ExpectedCounts(dict(expected.get("counts", {})), expected.get("subjects"),
+                                expected.get("source", "")),
+        source_file=source,
+    )
+
+
+def load_protocol_file(path: Path) -> list[Protocol]:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error.__class__.__name__}); fix the file")
+    if not isinstance(document, dict) or "protocols" not in document:
+        raise ConfigError(f"{path}: expected a mapping with 'dataset' and 'protocols'")
+    dataset = document.get("dataset", path.stem)
+    return [_parse_protocol(pid, body, dataset, path)
+            for pid, body in document["protocols"].items()]
+
+
+@lru_cache(maxsize=4)
+def _protocol_registry(directory: Path) -> Registry[Protocol]:
+    registry: Registry[Protocol] = Registry("protocol")
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name == "suites.yaml":
+            continue
+        for protocol in load_protocol_file(path):
+            registry.register(protocol.id, protocol)
+    return registry
+
+
+def protocol_registry() -> Registry[Protocol]:
+    return _protocol_registry(protocols_dir())
+
+
+def get_protocol(protocol_id: str) -> Protocol:
+    return protocol_registry().get(protocol_id)

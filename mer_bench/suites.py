@@ -1,0 +1,44 @@
+"""Named suites (protocols/suites.yaml): which cells `mer-bench run --suite S` expands to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+from mer_bench.errors import ConfigError
+from mer_bench.protocols import protocols_dir
+from mer_bench.registry import Registry
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    protocols: tuple[str, ...]
+    models: tuple[str, ...]
+    keyframes: tuple[str, ...]
+    seeds: tuple[int, ...]
+
+
+def suite_registry() -> Registry[Suite]:
+    path = protocols_dir() / "suites.yaml"
+    registry: Registry[Suite] = Registry("suite")
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: cannot read suites ({error}); restore the file")
+    for name, body in document.items():
+        try:
+            registry.register(name, Suite(
+                name=name,
+                description=body.get("description", ""),
+                protocols=tuple(body["protocols"]),
+                models=tuple(body["models"]),
+                keyframes=tuple(body["keyframes"]),
+                seeds=tuple(int(s) for s in body["seeds"]),
+            ))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ConfigError(f"{path}: suite {name!r} is malformed ({error}); it needs "
+                              "protocols, models, keyframes and seeds lists")
+    return registry
