@@ -1,0 +1,106 @@
+"""Where samples come from: a real data root (--data-root / MER_BENCH_DATA) or synthetic twins.
+
+Without a data root the synthetic twins are the embedded default: each is generated once, in the
+dataset's native layout, under the cache folder, and then read by the same reader real data uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from mer_bench.data.sample import Sample
+from mer_bench.data.spec import DatasetSpec
+from mer_bench.errors import DataError
+
+DATA_ENV = "MER_BENCH_DATA"
+CACHE_ENV = "MER_BENCH_CACHE"
+
+
+def cache_dir() -> Path:
+    """Generated twins and input tensors: ``MER_BENCH_CACHE`` or ``~/.cache/mer-bench``."""
+    override = os.environ.get(CACHE_ENV)
+    return Path(override) if override else Path.home() / ".cache" / "mer-bench"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A real data root, or (root None) twins generated at ``twin_scale`` from ``twin_seed``."""
+
+    root: Path | None
+    twin_scale: float = 1.0
+    twin_seed: int = 0
+
+    @property
+    def is_twin(self) -> bool:
+        return self.root is None
+
+    def twin_root(self) -> Path:
+        return cache_dir() / "twins" / f"scale-{self.twin_scale:g}-seed-{self.twin_seed}"
+
+    def dataset_dir(self, dataset: DatasetSpec) -> Path:
+        base = self.twin_root() if self.root is None else self.root
+        return base / dataset.folder
+
+    def describe(self, dataset: DatasetSpec) -> str:
+        if self.root is None:
+            return f"twin:{dataset.name}:scale={self.twin_scale:g}:seed={self.twin_seed}"
+        return f"data:{dataset.name}:{self.dataset_dir(dataset)}"
+
+    def has(self, dataset: DatasetSpec) -> bool:
+        """Whether the dataset can be read from here (twins can always be generated)."""
+        if self.root is None:
+            return dataset.write_twin is not None
+        return self.dataset_dir(dataset).is_dir()
+
+
+def resolve_data_source(data_root: Path | None, twin_scale: float = 1.0,
+                        twin_seed: int = 0) -> DataSource:
+    """The data root from the option, else ``MER_BENCH_DATA``, else the synthetic twins."""
+    if data_root is None and os.environ.get(DATA_ENV):
+        data_root = Path(os.environ[DATA_ENV])
+    if data_root is not None:
+        if not data_root.is_dir():
+            raise DataError(f"data root {data_root} does not exist; pass --data-root DIR (or set "
+                            f"{DATA_ENV}) to a folder holding e.g. CASME2/, or omit both to use "
+                            "the synthetic twins")
+        return DataSource(data_root.resolve())
+    if not 0 < twin_scale <= 1:
+        raise DataError(f"twin scale {twin_scale} is out of range; use a value in (0, 1]")
+    return DataSource(None, twin_scale, twin_seed)
+
+
+def ensure_twin(dataset: DatasetSpec, source: DataSource) -> Path:
+    """The twin's folder, generating it first if it is not there yet."""
+    target = source.dataset_dir(dataset)
+    if not (target / "twin_manifest.json").is_file():
+        if dataset.write_twin is None:
+            raise DataError(f"no synthetic twin exists for {dataset.name}; pass --data-root")
+        dataset.write_twin(target, source.twin_scale, source.twin_seed)
+    return target
+
+
+def twin_scale_of(directory: Path) -> float | None:
+    """The scale a synthetic twin was generated at, or None for real data."""
+    manifest = directory / "twin_manifest.json"
+    if not manifest.is_file():
+        return None
+    return float(json.loads(manifest.read_text()).get("scale", 1.0))
+
+
+def load_samples(dataset: DatasetSpec, source: DataSource) -> list[Sample]:
+    if source.is_twin:
+        ensure_twin(dataset, source)
+    directory = source.dataset_dir(dataset)
+    if not directory.is_dir():
+        raise DataError(f"{directory}: no {dataset.title} folder under the data root; "
+                        f"put the dataset there as {dataset.folder}/ or choose other protocols")
+    return _read_cached(dataset, directory)
+
+
+@lru_cache(maxsize=16)
+def _read_cached(dataset: DatasetSpec, directory: Path) -> list[Sample]:
+    return dataset.read(directory)

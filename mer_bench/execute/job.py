@@ -1,0 +1,163 @@
+"""One benchmark job: a cell (protocol, model, keyframe strategy, seed) run over all its folds."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from mer_bench.data.sample import KeyFrames, Sample
+from mer_bench.data.spec import DATASETS
+from mer_bench.datasource import DataSource, cache_dir, load_samples
+from mer_bench.errors import ConfigError, DataError
+from mer_bench.inputs import FlowInputSpec, InputCache, build_flow_input
+from mer_bench.keyframes import KEYFRAME_STRATEGIES, KeyframeStrategy, keyframes_for
+from mer_bench.metrics import pooled_metrics
+from mer_bench.models import MODELS, ModelSpec, count_parameters
+from mer_bench.protocols import Fold, LabelledSample, Protocol, get_protocol, loso_folds
+from mer_bench.store import Cell, JobResult, config_hash, git_commit, package_versions
+from mer_bench.train import SELECTION_MODE, train_and_predict
+
+FoldCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    cell: Cell
+    source: DataSource
+
+
+def make_strategy(name: str) -> KeyframeStrategy:
+    return KEYFRAME_STRATEGIES.get(name)()
+
+
+def input_spec_for(model: ModelSpec) -> FlowInputSpec:
+    if model.input_kind != "flow-strain":
+        raise ConfigError(f"model {model.name!r} asks for input {model.input_kind!r}, "
+                          "which no input builder provides yet")
+    return FlowInputSpec(size=model.input_size)
+
+
+def job_config(job: Job, protocol: Protocol, model: ModelSpec,
+               strategy: KeyframeStrategy, spec: FlowInputSpec) -> dict:
+    """Everything that determines a job's numbers; hashed into the record's config hash."""
+    return {
+        "protocol": {"id": protocol.id, "version": protocol.version, "hash": protocol.hash},
+        "model": model.name,
+        "budget": model.budget.as_dict(),
+        "input": {"kind": model.input_kind, **asdict(spec)},
+        "keyframes": {"name": strategy.name, "applies_to": strategy.applies_to,
+                      **dict(strategy.params())},
+        "seed": job.cell.seed,
+        "selection": SELECTION_MODE,
+        "data": job.source.describe(DATASETS.get(protocol.dataset)),
+    }
+
+
+def _select_keyframes(strategy: KeyframeStrategy, labelled: Sequence[LabelledSample],
+                      *, is_test: bool) -> dict[str, KeyFrames]:
+    return {item.sample.sample_id: keyframes_for(strategy, item.sample, is_test=is_test)
+            for item in labelled}
+
+
+def _inputs(samples: Mapping[str, Sample], keyframes: Mapping[str, KeyFrames],
+            spec: FlowInputSpec, cache: InputCache) -> dict[str, np.ndarray]:
+    return {sid: build_flow_input(samples[sid], keyframes[sid], spec, cache) for sid in keyframes}
+
+
+def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
+    """Run every fold of ``job`` and return its record (not yet stored)."""
+    started = time.perf_counter()
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    protocol = get_protocol(job.cell.protocol)
+    model = MODELS.get(job.cell.model)
+    strategy = make_strategy(job.cell.keyframes)
+    spec = input_spec_for(model)
+
+    samples = load_samples(DATASETS.get(protocol.dataset), job.source)
+    labelled = protocol.label_samples(samples)
+    if not labelled:
+        raise DataError(f"protocol {protocol.id}: no sample carries one of its labels "
+                        f"({', '.join(protocol.classes)}); check the emotion column")
+    folds = loso_folds(labelled)
+    by_id = {item.sample.sample_id: item.sample for item in labelled}
+    label_of = {item.sample.sample_id: item.label for item in labelled}
+
+    train_keyframes = _select_keyframes(strategy, labelled, is_test=False)
+    test_keyframes = _select_keyframes(strategy, labelled, is_test=True)
+    cache = InputCache(cache_dir() / "inputs")
+    train_inputs = _inputs(by_id, train_keyframes, spec, cache)
+    test_inputs = _inputs(by_id, test_keyframes, spec, cache)
+
+    rows, losses = [], []
+    for fold in folds:
+        predictions, fold_losses = _run_fold(job, model, protocol, fold, train_inputs,
+                                             test_inputs, label_of)
+        losses.append(fold_losses)
+        for sid, predicted in zip(fold.test_ids, predictions):
+            rows.append({"sample_id": sid, "subject": by_id[sid].subject_key,
+                         "fold": fold.index, "y_true": label_of[sid], "y_pred": int(predicted)})
+        if on_fold:
+            on_fold(fold.index + 1, len(folds))
+
+    predictions = pd.DataFrame(rows)
+    predictions["true_label"] = [protocol.classes[i] for i in predictions["y_true"]]
+    predictions["pred_label"] = [protocol.classes[i] for i in predictions["y_pred"]]
+    config = job_config(job, protocol, model, strategy, spec)
+    return JobResult(
+        cell=job.cell,
+        protocol_version=protocol.version,
+        protocol_hash=protocol.hash,
+        config=config,
+        config_hash=config_hash(config),
+        selection_mode=SELECTION_MODE,
+        metrics=pooled_metrics(predictions["y_true"], predictions["y_pred"], protocol.classes),
+        param_count=count_parameters(model.build(len(protocol.classes))),
+        flops=None,
+        n_samples=len(predictions),
+        n_folds=len(folds),
+        predictions=predictions,
+        keyframes_used=_keyframes_table(labelled, train_keyframes, test_keyframes),
+        curves={"train_loss_mean": np.mean(losses, axis=0).round(6).tolist()},
+        git_commit=git_commit(),
+        package_versions=package_versions(),
+        wall_time_s=round(time.perf_counter() - started, 3),
+        started_at=started_at,
+        data_source=config["data"],
+    )
+
+
+def _run_fold(job: Job, model: ModelSpec, protocol: Protocol, fold: Fold,
+              train_inputs: Mapping[str, np.ndarray], test_inputs: Mapping[str, np.ndarray],
+              label_of: Mapping[str, int]) -> tuple[np.ndarray, list[float]]:
+    """Train on the fold's training side; the test side enters as inputs only, never labels."""
+    x_train = np.stack([train_inputs[sid] for sid in fold.train_ids])
+    y_train = np.array([label_of[sid] for sid in fold.train_ids])
+    x_test = np.stack([test_inputs[sid] for sid in fold.test_ids])
+    outcome = train_and_predict(model, len(protocol.classes), x_train, y_train, x_test,
+                                seed=job.cell.seed * 1000 + fold.index)
+    return outcome.predictions, outcome.epoch_losses
+
+
+def _keyframes_table(labelled: Sequence[LabelledSample], train: Mapping[str, KeyFrames],
+                     test: Mapping[str, KeyFrames]) -> pd.DataFrame:
+    """Per sample: annotated key frames and the ones used on the train and test side."""
+    rows = []
+    for item in labelled:
+        sid, annotated = item.sample.sample_id, item.sample.annotated
+        rows.append({
+            "sample_id": sid,
+            "annotated_onset": annotated.onset, "annotated_apex": annotated.apex,
+            "annotated_offset": annotated.offset,
+            "train_onset": train[sid].onset, "train_apex": train[sid].apex,
+            "train_offset": train[sid].offset,
+            "test_onset": test[sid].onset, "test_apex": test[sid].apex,
+            "test_offset": test[sid].offset,
+        })
+    table = pd.DataFrame(rows)
+    frame_columns = [c for c in table.columns if c != "sample_id"]
+    return table.astype({c: "Int64" for c in frame_columns})
