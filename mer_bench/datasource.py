@@ -47,7 +47,8 @@ class DataSource:
 
     def describe(self, dataset: DatasetSpec) -> str:
         if self.root is None:
-            return f"twin:{dataset.name}:scale={self.twin_scale:g}:seed={self.twin_seed}"
+            return (f"twin:{dataset.name}:v{dataset.twin_version}:scale={self.twin_scale:g}"
+                    f":seed={self.twin_seed}")
         return f"data:{dataset.name}:{self.dataset_dir(dataset)}"
 
     def has(self, dataset: DatasetSpec) -> bool:
@@ -74,21 +75,29 @@ def resolve_data_source(data_root: Path | None, twin_scale: float = 1.0,
 
 
 def ensure_twin(dataset: DatasetSpec, source: DataSource) -> Path:
-    """The twin's folder, generating it first if it is not there yet."""
+    """The twin's folder, generated first if it is missing or was made by another generator."""
     target = source.dataset_dir(dataset)
-    if not (target / "twin_manifest.json").is_file():
+    if not twin_is_current(dataset, source):
         if dataset.write_twin is None:
             raise DataError(f"no synthetic twin exists for {dataset.name}; pass --data-root")
         dataset.write_twin(target, source.twin_scale, source.twin_seed)
     return target
 
 
+def twin_is_current(dataset: DatasetSpec, source: DataSource) -> bool:
+    manifest = _twin_manifest(source.dataset_dir(dataset))
+    return manifest is not None and manifest.get("generator_version") == dataset.twin_version
+
+
+def _twin_manifest(directory: Path) -> dict | None:
+    path = directory / "twin_manifest.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def twin_scale_of(directory: Path) -> float | None:
     """The scale a synthetic twin was generated at, or None for real data."""
-    manifest = directory / "twin_manifest.json"
-    if not manifest.is_file():
-        return None
-    return float(json.loads(manifest.read_text()).get("scale", 1.0))
+    manifest = _twin_manifest(directory)
+    return None if manifest is None else float(manifest.get("scale", 1.0))
 
 
 def load_samples(dataset: DatasetSpec, source: DataSource) -> list[Sample]:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mer_bench.data.spec import DATASETS
-from mer_bench.datasource import DataSource, load_samples, resolve_data_source, twin_scale_of
+from mer_bench.datasource import DataSource, load_samples, resolve_data_source, twin_is_current, twin_scale_of
 from mer_bench.errors import ConfigError
 from mer_bench.execute import EXECUTORS, Job
 from mer_bench.keyframes import KEYFRAME_STRATEGIES
@@ -53,7 +53,7 @@ def _usable_cells(cells: Sequence[Cell], source: DataSource, console: Console) -
             continue
         if protocol.id not in checked:
             checked.add(protocol.id)
-            if source.is_twin and twin_scale_of(source.dataset_dir(dataset)) is None:
+            if source.is_twin and not twin_is_current(dataset, source):
                 console.print(f"generating the {dataset.title} twin at scale "
                               f"{source.twin_scale:g} (once) in {source.dataset_dir(dataset)}",
                               highlight=False, soft_wrap=True)

@@ -291,6 +291,10 @@ def _frames_of(clip_dir: Path, prefix: str, where: str) -> tuple[tuple[int, ...]
     return numbers, tuple(by_number[n] for n in numbers)
 
 
+# Bumped whenever the twin generator's output changes, so cached twins are regenerated.
+TWIN_VERSION = "1"
+
+
 def _write_twin(out_dir: Path, scale: float, seed: int) -> None:
     # imported here so that reading real data never loads the renderer
     from mer_bench.synth.casme2 import write_casme2_twin
@@ -305,4 +309,5 @@ CASME2 = DatasetSpec(
     fps=FPS,
     read=read_casme2,
     write_twin=_write_twin,
+    twin_version=TWIN_VERSION,
 )

@@ -17,7 +17,7 @@ class DatasetSpec:
     ``folder`` is the directory name under a data root (``<data-root>/CASME2``);
     ``read(dataset_dir)`` returns the samples sorted by (subject, clip);
     ``write_twin(out_dir, scale, seed)`` writes a synthetic twin into ``out_dir`` in the same
-    native layout, readable by ``read``.
+    native layout, readable by ``read``; ``twin_version`` names the generator's output version.
     """
 
     name: str
@@ -26,6 +26,7 @@ class DatasetSpec:
     fps: float
     read: Callable[[Path], list[Sample]]
     write_twin: Callable[[Path, float, int], None] | None = None
+    twin_version: str = ""
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset", entry_point_group="mer_bench.datasets")

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mer_bench.data.casme2 import FPS, HEADER, MISSING_APEX, subject_id
+from mer_bench.data.casme2 import FPS, HEADER, MISSING_APEX, TWIN_VERSION, subject_id
 from mer_bench.synth.annotator import AnnotatorModel
 from mer_bench.synth.distractors import Distractors, draw_nuisance
 from mer_bench.synth.face import render_face
@@ -31,7 +31,7 @@ from mer_bench.synth.staging import TWIN_MARKER, staged_directory
 from mer_bench.synth.truth import TruthRecord, write_truth
 from mer_bench.synth.xlsx import write_sheet
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = TWIN_VERSION
 CODING_FILE = "CASME2-coding-20190701.xlsx"  # the version whose class counts the twin copies
 RENDER_SIZE = 128
 JPEG_QUALITY = 90
