@@ -42,7 +42,7 @@ STSTNET = ModelSpec(
     name="ststnet",
     description="STSTNet (Liong et al. 2019): shallow triple-stream CNN on onset->apex flow",
     build=lambda num_classes: STSTNet(num_classes),
-    input_kind="flow-strain",
+    inputs=("flow-strain",),
     input_size=28,
     budget=TrainingBudget(epochs=60, batch_size=32, lr=1e-3, weight_decay=1e-4),
 )

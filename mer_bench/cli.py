@@ -97,18 +97,22 @@ def protocols() -> None:
 @app.command()
 def models(pattern: Annotated[str, typer.Argument(help="Glob over model names.")] = "*") -> None:
     """List the registered models with their input, parameter count and training budget."""
-    from mer_bench.models import MODELS, count_parameters
+    from mer_bench.inputs.representations import INPUTS
+    from mer_bench.models import MODELS, count_flops, count_parameters
 
     rows = []
     for name in MODELS.names(pattern):
         spec = MODELS.get(name)
         budget = spec.budget
-        rows.append([name, f"{spec.input_kind} {spec.input_size}x{spec.input_size}",
+        channels = [INPUTS.get(kind).channels for kind in spec.inputs]
+        rows.append([name, f"{' + '.join(spec.inputs)} {spec.input_size}x{spec.input_size}",
                      count_parameters(spec.build(3)), count_parameters(spec.build(5)),
+                     f"{count_flops(spec, 5, channels):,}",
                      f"{budget.epochs} ep, bs {budget.batch_size}, lr {budget.lr:g}",
-                     spec.description])
-    typer.echo(tabulate(rows, headers=["model", "input", "params (3 cls)", "params (5 cls)",
-                                       "budget", "description"]))
+                     "yes" if spec.two_branch else "", spec.description])
+    typer.echo(tabulate(rows, headers=["model", "inputs", "params (3 cls)", "params (5 cls)",
+                                       "FLOPs (5 cls)", "budget", "two-branch",
+                                       "description"]))
 
 
 @app.command()

@@ -7,6 +7,7 @@ evaluated. Test labels never enter this module, so no choice here can depend on 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -33,46 +34,63 @@ def standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np
 def train_and_predict(
     spec: ModelSpec,
     num_classes: int,
-    x_train: np.ndarray,
+    x_train: Sequence[np.ndarray],
     y_train: np.ndarray,
-    x_test: np.ndarray,
+    x_test: Sequence[np.ndarray],
     *,
     seed: int,
+    x_train_falling: Sequence[np.ndarray] | None = None,
     budget: TrainingBudget | None = None,
     device: str = "cpu",
 ) -> FoldOutcome:
-    """Train ``spec``'s model from scratch for the whole budget and predict ``x_test``."""
+    """Train ``spec``'s model from scratch for the whole budget and predict ``x_test``.
+
+    ``x_train`` / ``x_test`` hold one array per model input (N, C, H, W). A two-branch model also
+    gets ``x_train_falling`` and adds the same model's loss on it (weights shared, 1:1).
+    """
     budget = budget or spec.budget
+    if spec.two_branch and x_train_falling is None:
+        raise ValueError(f"{spec.name} is two-branch: pass the falling-branch training inputs")
     # A job uses the CPUs its model declares; more threads than that oversubscribe the machine
     # and make tiny models many times slower.
     torch.set_num_threads(max(1, int(spec.resources.get("cpu", 1))))
-    x_train, x_test = standardise(x_train.astype(np.float32), x_test.astype(np.float32))
+    pairs = [standardise(a.astype(np.float32), b.astype(np.float32))
+             for a, b in zip(x_train, x_test)]
+    rising = [torch.from_numpy(train).to(device) for train, _ in pairs]
+    test = [torch.from_numpy(t).to(device) for _, t in pairs]
+    falling = None
+    if spec.two_branch:
+        falling = [torch.from_numpy(standardise(a.astype(np.float32), a[:1])[0]).to(device)
+                   for a in x_train_falling]
+
     torch.manual_seed(seed)
     shuffler = torch.Generator().manual_seed(seed)
     model = spec.build(num_classes).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=budget.lr,
                                   weight_decay=budget.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
-    inputs = torch.from_numpy(x_train).to(device)
     targets = torch.from_numpy(np.asarray(y_train, dtype=np.int64)).to(device)
 
     epoch_losses = []
+    n = len(targets)
     for _ in range(budget.epochs):
         model.train()
-        order = torch.randperm(len(inputs), generator=shuffler).to(device)
+        order = torch.randperm(n, generator=shuffler).to(device)
         total = 0.0
-        for start in range(0, len(order), budget.batch_size):
+        for start in range(0, n, budget.batch_size):
             batch = order[start:start + budget.batch_size]
-            if len(batch) < 2 and len(order) > 1:
+            if len(batch) < 2 and n > 1:
                 continue  # a batch of one breaks batch norm; its sample is seen next epoch
             optimiser.zero_grad()
-            loss = loss_fn(model(inputs[batch]), targets[batch])
+            loss = loss_fn(model(*[x[batch] for x in rising]), targets[batch])
+            if falling is not None:
+                loss = loss + loss_fn(model(*[x[batch] for x in falling]), targets[batch])
             loss.backward()
             optimiser.step()
             total += loss.item() * len(batch)
-        epoch_losses.append(total / len(order))
+        epoch_losses.append(total / n)
 
     model.eval()
     with torch.no_grad():
-        logits = model(torch.from_numpy(x_test).to(device))
+        logits = model(*test)
     return FoldOutcome(logits.argmax(dim=1).cpu().numpy(), epoch_losses)

@@ -10,7 +10,7 @@ from mer_bench.train import standardise, train_and_predict
 def test_ststnet_has_the_published_parameter_count():
     spec = MODELS.get("ststnet")
     assert count_parameters(spec.build(3)) == 1683
-    assert spec.input_size == 28 and spec.input_kind == "flow-strain"
+    assert spec.input_size == 28 and spec.inputs == ("flow-strain",)
 
 
 def test_ststnet_forward_and_one_training_step_change_the_weights():
@@ -30,8 +30,8 @@ def test_trainer_learns_a_separable_problem_and_is_deterministic():
     x = rng.normal(size=(60, 3, 28, 28)).astype(np.float32)
     x[:, 0] += y[:, None, None] * 1.5  # the class shows in the first channel's level
     spec = MODELS.get("ststnet")
-    first = train_and_predict(spec, 3, x[::2], y[::2], x[1::2], seed=3)
-    second = train_and_predict(spec, 3, x[::2], y[::2], x[1::2], seed=3)
+    first = train_and_predict(spec, 3, [x[::2]], y[::2], [x[1::2]], seed=3)
+    second = train_and_predict(spec, 3, [x[::2]], y[::2], [x[1::2]], seed=3)
     assert (first.predictions == y[1::2]).mean() > 0.8
     np.testing.assert_array_equal(first.predictions, second.predictions)
     assert first.epoch_losses[-1] < first.epoch_losses[0]

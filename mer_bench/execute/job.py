@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Mapping, Sequence
 
@@ -13,11 +13,12 @@ import pandas as pd
 from mer_bench.data.sample import KeyFrames, Sample
 from mer_bench.data.spec import DATASETS
 from mer_bench.datasource import DataSource, cache_dir, load_samples
-from mer_bench.errors import ConfigError, DataError
-from mer_bench.inputs import FlowInputSpec, InputCache, build_flow_input
+from mer_bench.errors import DataError
+from mer_bench.inputs import InputCache
+from mer_bench.inputs.representations import INPUTS, Branch, build_input
 from mer_bench.keyframes import KEYFRAME_STRATEGIES, KeyframeStrategy, keyframes_for
 from mer_bench.metrics import pooled_metrics
-from mer_bench.models import MODELS, ModelSpec, count_parameters
+from mer_bench.models import MODELS, ModelSpec, count_flops, count_parameters
 from mer_bench.protocols import Fold, LabelledSample, Protocol, get_protocol, loso_folds
 from mer_bench.store import Cell, JobResult, config_hash, git_commit, package_versions
 from mer_bench.train import SELECTION_MODE, train_and_predict
@@ -35,21 +36,15 @@ def make_strategy(name: str) -> KeyframeStrategy:
     return KEYFRAME_STRATEGIES.get(name)()
 
 
-def input_spec_for(model: ModelSpec) -> FlowInputSpec:
-    if model.input_kind != "flow-strain":
-        raise ConfigError(f"model {model.name!r} asks for input {model.input_kind!r}, "
-                          "which no input builder provides yet")
-    return FlowInputSpec(size=model.input_size)
-
-
 def job_config(job: Job, protocol: Protocol, model: ModelSpec,
-               strategy: KeyframeStrategy, spec: FlowInputSpec) -> dict:
+               strategy: KeyframeStrategy) -> dict:
     """Everything that determines a job's numbers; hashed into the record's config hash."""
     return {
         "protocol": {"id": protocol.id, "version": protocol.version, "hash": protocol.hash},
         "model": model.name,
         "budget": model.budget.as_dict(),
-        "input": {"kind": model.input_kind, **asdict(spec)},
+        "input": {"kinds": list(model.inputs), "size": model.input_size,
+                  "two_branch": model.two_branch},
         "keyframes": {"name": strategy.name, "applies_to": strategy.applies_to,
                       **dict(strategy.params())},
         "seed": job.cell.seed,
@@ -64,9 +59,19 @@ def _select_keyframes(strategy: KeyframeStrategy, labelled: Sequence[LabelledSam
             for item in labelled}
 
 
-def _inputs(samples: Mapping[str, Sample], keyframes: Mapping[str, KeyFrames],
-            spec: FlowInputSpec, cache: InputCache) -> dict[str, np.ndarray]:
-    return {sid: build_flow_input(samples[sid], keyframes[sid], spec, cache) for sid in keyframes}
+Inputs = dict[str, list[np.ndarray]]
+
+
+def _inputs(model: ModelSpec, samples: Mapping[str, Sample], keyframes: Mapping[str, KeyFrames],
+            branch: Branch, cache: InputCache) -> Inputs:
+    """Per sample id, one array per model input, in the order ``forward`` takes them."""
+    return {sid: [build_input(kind, samples[sid], keyframes[sid], branch, model.input_size, cache)
+                  for kind in model.inputs]
+            for sid in keyframes}
+
+
+def _stack(inputs: Inputs, ids: Sequence[str]) -> list[np.ndarray]:
+    return [np.stack([inputs[sid][i] for sid in ids]) for i in range(len(inputs[ids[0]]))]
 
 
 def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
@@ -76,7 +81,6 @@ def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
     protocol = get_protocol(job.cell.protocol)
     model = MODELS.get(job.cell.model)
     strategy = make_strategy(job.cell.keyframes)
-    spec = input_spec_for(model)
 
     samples = load_samples(DATASETS.get(protocol.dataset), job.source)
     labelled = protocol.label_samples(samples)
@@ -90,13 +94,15 @@ def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
     train_keyframes = _select_keyframes(strategy, labelled, is_test=False)
     test_keyframes = _select_keyframes(strategy, labelled, is_test=True)
     cache = InputCache(cache_dir() / "inputs")
-    train_inputs = _inputs(by_id, train_keyframes, spec, cache)
-    test_inputs = _inputs(by_id, test_keyframes, spec, cache)
+    train_inputs = _inputs(model, by_id, train_keyframes, "rising", cache)
+    test_inputs = _inputs(model, by_id, test_keyframes, "rising", cache)
+    falling_inputs = (_inputs(model, by_id, train_keyframes, "falling", cache)
+                      if model.two_branch else None)
 
     rows, losses = [], []
     for fold in folds:
         predictions, fold_losses = _run_fold(job, model, protocol, fold, train_inputs,
-                                             test_inputs, label_of)
+                                             falling_inputs, test_inputs, label_of)
         losses.append(fold_losses)
         for sid, predicted in zip(fold.test_ids, predictions):
             rows.append({"sample_id": sid, "subject": by_id[sid].subject_key,
@@ -107,7 +113,7 @@ def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
     predictions = pd.DataFrame(rows)
     predictions["true_label"] = [protocol.classes[i] for i in predictions["y_true"]]
     predictions["pred_label"] = [protocol.classes[i] for i in predictions["y_pred"]]
-    config = job_config(job, protocol, model, strategy, spec)
+    config = job_config(job, protocol, model, strategy)
     return JobResult(
         cell=job.cell,
         protocol_version=protocol.version,
@@ -117,7 +123,8 @@ def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
         selection_mode=SELECTION_MODE,
         metrics=pooled_metrics(predictions["y_true"], predictions["y_pred"], protocol.classes),
         param_count=count_parameters(model.build(len(protocol.classes))),
-        flops=None,
+        flops=count_flops(model, len(protocol.classes),
+                          [INPUTS.get(kind).channels for kind in model.inputs]),
         n_samples=len(predictions),
         n_folds=len(folds),
         predictions=predictions,
@@ -131,15 +138,15 @@ def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
     )
 
 
-def _run_fold(job: Job, model: ModelSpec, protocol: Protocol, fold: Fold,
-              train_inputs: Mapping[str, np.ndarray], test_inputs: Mapping[str, np.ndarray],
+def _run_fold(job: Job, model: ModelSpec, protocol: Protocol, fold: Fold, train_inputs: Inputs,
+              falling_inputs: Inputs | None, test_inputs: Inputs,
               label_of: Mapping[str, int]) -> tuple[np.ndarray, list[float]]:
     """Train on the fold's training side; the test side enters as inputs only, never labels."""
-    x_train = np.stack([train_inputs[sid] for sid in fold.train_ids])
     y_train = np.array([label_of[sid] for sid in fold.train_ids])
-    x_test = np.stack([test_inputs[sid] for sid in fold.test_ids])
-    outcome = train_and_predict(model, len(protocol.classes), x_train, y_train, x_test,
-                                seed=job.cell.seed * 1000 + fold.index)
+    outcome = train_and_predict(
+        model, len(protocol.classes), _stack(train_inputs, fold.train_ids), y_train,
+        _stack(test_inputs, fold.test_ids), seed=job.cell.seed * 1000 + fold.index,
+        x_train_falling=_stack(falling_inputs, fold.train_ids) if falling_inputs else None)
     return outcome.predictions, outcome.epoch_losses
 
 
