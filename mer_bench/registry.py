@@ -31,6 +31,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str, *, entry_point_group: str | None = None) -> None:
         self.kind = kind
         self._entries: dict[str, T | str] = {}
+        self._families: dict[str, Callable[[str], T] | str] = {}
         self._entry_point_group = entry_point_group
         self._entry_points_loaded = entry_point_group is None
 
@@ -49,6 +50,16 @@ class Registry(Generic[T]):
         if name in self._entries and self._entries[name] is not obj:
             raise ConfigError(f"{self.kind} {name!r} is registered twice; rename one of them")
         self._entries[name] = obj
+
+    def register_family(self, prefix: str, factory: Callable[[str], T] | str) -> None:
+        """Entries made on demand: ``get(prefix + rest)`` returns ``factory(rest)``.
+
+        For open-ended families such as ``timm:<any timm model>``; the factory raises
+        UnknownNameError for a ``rest`` it cannot build.
+        """
+        if prefix in self._families:
+            raise ConfigError(f"{self.kind} family {prefix!r} is registered twice")
+        self._families[prefix] = factory
 
     def _load_entry_points(self) -> None:
         if self._entry_points_loaded:
@@ -71,10 +82,15 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         self._load_entry_points()
-        try:
-            entry = self._entries[name]
-        except KeyError:
-            raise UnknownNameError(self.unknown_message(name)) from None
+        if name not in self._entries:
+            family = next((p for p in self._families if name.startswith(p)), None)
+            if family is None:
+                raise UnknownNameError(self.unknown_message(name))
+            factory = self._families[family]
+            if isinstance(factory, str):
+                factory = self._families[family] = _resolve(factory)
+            self._entries[name] = factory(name[len(family):])
+        entry = self._entries[name]
         if isinstance(entry, str):
             entry = _resolve(entry)
             self._entries[name] = entry
@@ -83,4 +99,6 @@ class Registry(Generic[T]):
     def unknown_message(self, name: str) -> str:
         close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        return f"unknown {self.kind} {name!r}{hint} (known: {', '.join(self.names()) or 'none'})"
+        families = "".join(f", {prefix}<name>" for prefix in sorted(self._families))
+        known = ", ".join(self.names()) or "none"
+        return f"unknown {self.kind} {name!r}{hint} (known: {known}{families})"

@@ -56,3 +56,23 @@ def test_plugins_are_found_through_entry_points():
 
     assert "ststnet" in MODELS.names()
     assert {"annotated", "gamdss"} <= set(KEYFRAME_STRATEGIES.names())
+
+
+def test_family_entries_are_built_on_demand_and_remembered():
+    registry = Registry("model")
+    built = []
+
+    def factory(rest: str) -> str:
+        if rest == "missing":
+            raise UnknownNameError(f"no model {rest!r}")
+        built.append(rest)
+        return f"built {rest}"
+
+    registry.register_family("timm:", factory)
+    assert registry.get("timm:resnet18") == "built resnet18"
+    assert registry.get("timm:resnet18") == "built resnet18"
+    assert built == ["resnet18"]
+    with pytest.raises(UnknownNameError, match="missing"):
+        registry.get("timm:missing")
+    with pytest.raises(UnknownNameError, match="timm:<name>"):
+        registry.get("tim:resnet18")
