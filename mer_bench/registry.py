@@ -32,6 +32,7 @@ class Registry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, T | str] = {}
         self._families: dict[str, Callable[[str], T] | str] = {}
+        self._resolved: dict[str, T] = {}
         self._entry_point_group = entry_point_group
         self._entry_points_loaded = entry_point_group is None
 
@@ -82,19 +83,21 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         self._load_entry_points()
-        if name not in self._entries:
+        if name in self._resolved:
+            return self._resolved[name]
+        if name in self._entries:
+            entry = self._entries[name]
+            value = _resolve(entry) if isinstance(entry, str) else entry
+        else:
             family = next((p for p in self._families if name.startswith(p)), None)
             if family is None:
                 raise UnknownNameError(self.unknown_message(name))
             factory = self._families[family]
             if isinstance(factory, str):
                 factory = self._families[family] = _resolve(factory)
-            self._entries[name] = factory(name[len(family):])
-        entry = self._entries[name]
-        if isinstance(entry, str):
-            entry = _resolve(entry)
-            self._entries[name] = entry
-        return entry  # type: ignore[return-value]
+            value = factory(name[len(family):])
+        self._resolved[name] = value
+        return value
 
     def unknown_message(self, name: str) -> str:
         close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
