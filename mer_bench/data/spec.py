@@ -17,7 +17,9 @@ class DatasetSpec:
     ``folder`` is the directory name under a data root (``<data-root>/CASME2``);
     ``read(dataset_dir)`` returns the samples sorted by (subject, clip);
     ``write_twin(out_dir, scale, seed)`` writes a synthetic twin into ``out_dir`` in the same
-    native layout, readable by ``read``; ``twin_version`` names the generator's output version.
+    native layout, readable by ``read``; ``twin_version`` names the generator's output version;
+    ``face_crop`` is True for datasets shipped without face crops: every input representation then
+    crops each clip to one detected face box (see ``mer_bench.inputs.face_crop``).
     """
 
     name: str
@@ -27,6 +29,7 @@ class DatasetSpec:
     read: Callable[[Path], list[Sample]]
     write_twin: Callable[[Path, float, int], None] | None = None
     twin_version: str = ""
+    face_crop: bool = False
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset", entry_point_group="mer_bench.datasets")

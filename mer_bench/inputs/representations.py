@@ -2,7 +2,9 @@
 
 Every representation has a rising branch (built from onset -> apex) and a falling branch (built
 from apex -> offset, used by two-branch training). A model declares the representations it reads,
-in the order its ``forward`` takes them.
+in the order its ``forward`` takes them. Datasets shipped without face crops
+(``DatasetSpec.face_crop``) are cropped to one detected face box per clip by every representation;
+see ``frame_inputs`` for normalisation and cache keys, ``face_crop`` for the crop.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import Callable, Literal
 import numpy as np
 
 from mer_bench.data.sample import KeyFrames, Sample
-from mer_bench.inputs.builder import FlowInputSpec, build_flow_input
+from mer_bench.inputs.builder import FlowInputSpec
 from mer_bench.inputs.cache import InputCache
+from mer_bench.inputs.flow import FlowMethod
+from mer_bench.inputs.frame_inputs import flow_strain_input, frame_diff_input, frame_input
 from mer_bench.keyframes import with_apex
 from mer_bench.registry import Registry
 
@@ -46,11 +50,30 @@ def branch_pair(keyframes: KeyFrames, branch: Branch) -> KeyFrames:
     return KeyFrames(keyframes.offset, keyframes.apex, keyframes.offset)
 
 
-def _flow_strain(method: str) -> BuildFn:
+def _frame(sample: Sample, keyframes: KeyFrames, branch: Branch, size: int,
+           cache: InputCache | None) -> np.ndarray:
+    # GAMDSS's spatial input: the onset on the rising branch, the apex on the falling one.
+    pair = branch_pair(keyframes, branch)
+    assert pair.apex is not None
+    number = pair.onset if branch == "rising" else pair.apex
+    return frame_input(sample, number, size, cache)
+
+
+def _frame_diff(sample: Sample, keyframes: KeyFrames, branch: Branch, size: int,
+                cache: InputCache | None) -> np.ndarray:
+    pair = branch_pair(keyframes, branch)
+    assert pair.apex is not None
+    return frame_diff_input(sample, pair.onset, pair.apex, size, cache)
+
+
+def _flow_strain(method: FlowMethod, channels: int) -> BuildFn:
     def build(sample: Sample, keyframes: KeyFrames, branch: Branch, size: int,
               cache: InputCache | None) -> np.ndarray:
-        return build_flow_input(sample, branch_pair(keyframes, branch),
-                                FlowInputSpec(size=size, method=method), cache)
+        pair = branch_pair(keyframes, branch)
+        assert pair.apex is not None
+        # Flow-only inputs read the first channels of the flow + strain entry, sharing its cache.
+        full = flow_strain_input(sample, pair.onset, pair.apex, FlowInputSpec(size=size, method=method), cache)
+        return full if channels == 3 else np.ascontiguousarray(full[:channels])
 
     return build
 
@@ -59,10 +82,22 @@ INPUTS: Registry[Representation] = Registry("input representation",
                                             entry_point_group="mer_bench.inputs")
 INPUTS.register("flow-strain", Representation(
     "flow-strain", 3, "optical flow (u, v) + optical strain, start -> peak, Farneback",
-    _flow_strain("farneback")))
+    _flow_strain("farneback", 3)))
 INPUTS.register("flow-strain-tvl1", Representation(
     "flow-strain-tvl1", 3, "optical flow (u, v) + optical strain, start -> peak, TV-L1",
-    _flow_strain("tvl1")))
+    _flow_strain("tvl1", 3)))
+INPUTS.register("flow", Representation(
+    "flow", 2, "optical flow (u, v), start -> peak, Farneback (Off-ApexNet style)",
+    _flow_strain("farneback", 2)))
+INPUTS.register("flow-tvl1", Representation(
+    "flow-tvl1", 2, "optical flow (u, v), start -> peak, TV-L1 (Off-ApexNet style)",
+    _flow_strain("tvl1", 2)))
+INPUTS.register("frame-diff", Representation(
+    "frame-diff", 3, "ImageNet-normalised RGB peak minus start: apex - onset, falling apex - offset",
+    _frame_diff))
+INPUTS.register("frame", Representation(
+    "frame", 3, "ImageNet-normalised RGB frame: onset (rising), apex (falling)",
+    _frame))
 
 
 def build_input(kind: str, sample: Sample, keyframes: KeyFrames, branch: Branch, size: int,
