@@ -65,9 +65,61 @@ def count_flops(spec: ModelSpec, num_classes: int, channels: Sequence[int]) -> i
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    _count_cpu_attention()
     model = spec.build(num_classes).eval()
     dummies = [torch.zeros(1, c, spec.input_size, spec.input_size) for c in channels]
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model(*dummies)
     return int(counter.get_total_flops())
+
+
+def check_input_size(spec: ModelSpec, size: int, channels: Sequence[int] | None = None) -> None:
+    """Raise a one-line ConfigError if ``spec``'s model cannot take ``size`` x ``size`` inputs.
+
+    Probes one forward pass of zeros (batch 1, eval mode), so it holds for any model, whatever
+    makes it size-bound (a learned position embedding, a flatten into a linear layer).
+    ``channels`` defaults to those of the registered input representations the spec reads.
+    """
+    import torch
+
+    from mer_bench.errors import ConfigError
+
+    if channels is None:
+        from mer_bench.inputs.representations import INPUTS
+
+        channels = [INPUTS.get(kind).channels for kind in spec.inputs]
+    model = spec.build(2).eval()
+    dummies = [torch.zeros(1, c, size, size) for c in channels]
+    try:
+        with torch.no_grad():
+            logits = model(*dummies)
+    except Exception as exc:  # any failure of the probe means the size does not fit
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        raise ConfigError(f"model {spec.name!r} cannot take {size}x{size} inputs "
+                          f"({lines[0][:200]}); use {spec.input_size}x{spec.input_size}") from None
+    if tuple(logits.shape) != (1, 2):
+        raise ConfigError(f"model {spec.name!r} gives logits of shape {tuple(logits.shape)} on "
+                          f"{size}x{size} inputs, not (1, classes); use "
+                          f"{spec.input_size}x{spec.input_size}")
+
+
+def _count_cpu_attention() -> None:
+    """Teach torch's flop counter the CPU attention kernel, which it misses (torch 2.14).
+
+    Without this, ``scaled_dot_product_attention`` on CPU counts as zero FLOPs, so every
+    attention model (ViTs, HTNet, MMNet's position branch) would be undercounted.
+    """
+    import torch
+    from torch.utils.flop_counter import flop_registry, register_flop_formula, sdpa_flop_count
+
+    kernel = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if kernel is None or kernel in flop_registry:
+        return
+
+    @register_flop_formula(kernel)
+    def _flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+MODELS.register_family("timm:", "baselines.timm_models:timm_spec")
