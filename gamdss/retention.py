@@ -215,7 +215,8 @@ class RetentionNetwork(nn.Module):
                  drop_path: float) -> None:
         super().__init__()
         self.stem = conv_stem(in_channels, dims[0])
-        rates = torch.linspace(0, drop_path, sum(depths)).tolist()
+        blocks = sum(depths)
+        rates = [drop_path * i / max(blocks - 1, 1) for i in range(blocks)]
         self.stages = nn.ModuleList()
         self.merges = nn.ModuleList()
         for i, (dim, depth) in enumerate(zip(dims, depths)):

@@ -19,10 +19,15 @@ class TrainingBudget:
     batch_size: int
     lr: float
     weight_decay: float = 0.0
+    # Exponential learning-rate decay by ``lr_gamma`` per epoch for the first
+    # ``lr_decay_epochs`` epochs, then constant (the GAMDSS / MMNet schedule); 1.0 = none.
+    lr_gamma: float = 1.0
+    lr_decay_epochs: int = 0
 
     def as_dict(self) -> dict[str, float | int]:
         return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                "weight_decay": self.weight_decay}
+                "weight_decay": self.weight_decay, "lr_gamma": self.lr_gamma,
+                "lr_decay_epochs": self.lr_decay_epochs}
 
 
 @dataclass(frozen=True)
@@ -60,14 +65,24 @@ def count_parameters(module: "nn.Module") -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def spec_parameters(spec: ModelSpec, num_classes: int) -> int:
+    """Parameter count of ``spec``'s model, built on the meta device (no memory, no init cost)."""
+    import torch
+
+    with torch.device("meta"):
+        return count_parameters(spec.build(num_classes))
+
+
 def count_flops(spec: ModelSpec, num_classes: int, channels: Sequence[int]) -> int:
     """FLOPs of one forward pass on one sample (torch's flop counter; a multiply-add is 2)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     _count_cpu_attention()
-    model = spec.build(num_classes).eval()
-    dummies = [torch.zeros(1, c, spec.input_size, spec.input_size) for c in channels]
+    # On the meta device nothing is allocated or computed: reference-size models count instantly.
+    with torch.device("meta"):
+        model = spec.build(num_classes).eval()
+        dummies = [torch.zeros(1, c, spec.input_size, spec.input_size) for c in channels]
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model(*dummies)

@@ -71,9 +71,10 @@ def train_and_predict(
     loss_fn = nn.CrossEntropyLoss()
     targets = torch.from_numpy(np.asarray(y_train, dtype=np.int64)).to(device)
 
+    schedule = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=budget.lr_gamma)
     epoch_losses = []
     n = len(targets)
-    for _ in range(budget.epochs):
+    for epoch in range(budget.epochs):
         model.train()
         order = torch.randperm(n, generator=shuffler).to(device)
         total = 0.0
@@ -89,6 +90,8 @@ def train_and_predict(
             optimiser.step()
             total += loss.item() * len(batch)
         epoch_losses.append(total / n)
+        if epoch < budget.lr_decay_epochs:
+            schedule.step()
 
     model.eval()
     with torch.no_grad():

@@ -43,3 +43,21 @@ def test_standardise_uses_training_statistics_only():
     _, test_std = standardise(train, test)
     expected = (100 - 1.5) / (np.std(np.arange(4)) + 1e-6)
     np.testing.assert_allclose(test_std, expected, rtol=1e-5)
+
+
+def test_learning_rate_decays_only_for_the_declared_epochs(monkeypatch):
+    from dataclasses import replace
+
+    spec = MODELS.get("ststnet")
+    budget = replace(spec.budget, epochs=4, lr=1.0, lr_gamma=0.5, lr_decay_epochs=2)
+    seen = []
+    real_step = torch.optim.AdamW.step
+
+    def recording_step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
+    x = np.random.default_rng(0).normal(size=(4, 3, 28, 28)).astype(np.float32)
+    train_and_predict(spec, 2, [x], np.array([0, 1, 0, 1]), [x], seed=0, budget=budget)
+    assert seen == [1.0, 0.5, 0.25, 0.25]
