@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from mer_bench.data.errata import AppliedFix, apply_errata
 from mer_bench.data.sample import Sample
 from mer_bench.data.spec import DatasetSpec
 from mer_bench.errors import DataError
@@ -101,6 +102,12 @@ def twin_scale_of(directory: Path) -> float | None:
 
 
 def load_samples(dataset: DatasetSpec, source: DataSource) -> list[Sample]:
+    """The dataset's samples with its errata rules applied (see `load_dataset` for the fixes)."""
+    return load_dataset(dataset, source)[0]
+
+
+def load_dataset(dataset: DatasetSpec, source: DataSource) -> tuple[list[Sample], list[AppliedFix]]:
+    """Read the dataset (generating its twin first if needed) and apply its errata rules."""
     if source.is_twin:
         ensure_twin(dataset, source)
     directory = source.dataset_dir(dataset)
@@ -111,5 +118,5 @@ def load_samples(dataset: DatasetSpec, source: DataSource) -> list[Sample]:
 
 
 @lru_cache(maxsize=16)
-def _read_cached(dataset: DatasetSpec, directory: Path) -> list[Sample]:
-    return dataset.read(directory)
+def _read_cached(dataset: DatasetSpec, directory: Path) -> tuple[list[Sample], list[AppliedFix]]:
+    return apply_errata(dataset.read(directory), dataset.errata)

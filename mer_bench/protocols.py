@@ -39,6 +39,8 @@ class ExpectedCounts:
     counts: Mapping[str, int]
     subjects: int | None
     source: str = ""
+    # True where no published figure exists and the counts are the project's plausible choice
+    assumed: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ def _parse_protocol(pid: str, body: Mapping, dataset: str, source: Path) -> Prot
         classes=classes,
         class_map=class_map,
         expected=ExpectedCounts(dict(expected.get("counts", {})), expected.get("subjects"),
-                                expected.get("source", "")),
+                                expected.get("source", ""), bool(expected.get("assumed", False))),
         source_file=source,
     )
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from mer_bench.data.errata import COMMON_RULES, ErratumRule
 from mer_bench.data.sample import Sample
 from mer_bench.registry import Registry
 
@@ -19,7 +20,8 @@ class DatasetSpec:
     ``write_twin(out_dir, scale, seed)`` writes a synthetic twin into ``out_dir`` in the same
     native layout, readable by ``read``; ``twin_version`` names the generator's output version;
     ``face_crop`` is True for datasets shipped without face crops: every input representation then
-    crops each clip to one detected face box (see ``mer_bench.inputs.face_crop``).
+    crops each clip to one detected face box (see ``mer_bench.inputs.face_crop``);
+    ``errata`` are the rules applied after reading (see ``mer_bench.data.errata``), in order.
     """
 
     name: str
@@ -30,7 +32,17 @@ class DatasetSpec:
     write_twin: Callable[[Path, float, int], None] | None = None
     twin_version: str = ""
     face_crop: bool = False
+    errata: tuple[ErratumRule, ...] = COMMON_RULES
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset", entry_point_group="mer_bench.datasets")
+DATASETS.register("casme", "mer_bench.data.casme:CASME")
 DATASETS.register("casme2", "mer_bench.data.casme2:CASME2")
+DATASETS.register("samm", "mer_bench.data.samm:SAMM")
+DATASETS.register("smic-hs", "mer_bench.data.smic:SMIC_HS")
+DATASETS.register("smic-vis", "mer_bench.data.smic:SMIC_VIS")
+DATASETS.register("smic-nir", "mer_bench.data.smic:SMIC_NIR")
+DATASETS.register("casme-sq", "mer_bench.data.casme_sq:CASME_SQ")
+DATASETS.register("casme3", "mer_bench.data.casme3:CASME3")
+DATASETS.register("4dme", "mer_bench.data.fourdme:FOURDME")
+DATASETS.register("mmew", "mer_bench.data.mmew:MMEW")

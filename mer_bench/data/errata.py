@@ -1,0 +1,92 @@
+"""Known annotation errors, fixed by named rules, each fix recorded so the doctor can show it.
+
+A reader returns the annotation as written; `apply_errata` then applies the dataset's rules in
+order. A rule looks at one sample and either leaves it alone (returns None) or returns the
+corrected sample and one line saying what changed. Nothing is fixed silently: every applied fix
+comes back as an `AppliedFix`, is listed by `mer-bench doctor`, and is counted in run output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from mer_bench.data.sample import KeyFrames, Sample
+
+Fix = Callable[[Sample], "tuple[Sample, str] | None"]
+
+
+@dataclass(frozen=True)
+class ErratumRule:
+    name: str
+    description: str
+    fix: Fix
+
+
+@dataclass(frozen=True)
+class AppliedFix:
+    rule: str
+    sample_id: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.sample_id}: {self.rule}: {self.what}"
+
+
+def apply_errata(samples: Sequence[Sample], rules: Sequence[ErratumRule]
+                 ) -> tuple[list[Sample], list[AppliedFix]]:
+    fixed, applied = [], []
+    for sample in samples:
+        for rule in rules:
+            outcome = rule.fix(sample)
+            if outcome is not None:
+                sample, what = outcome
+                applied.append(AppliedFix(rule.name, sample.sample_id, what))
+        fixed.append(sample)
+    return fixed, applied
+
+
+def _missing_apex_midpoint(sample: Sample) -> tuple[Sample, str] | None:
+    kf = sample.annotated
+    if kf.apex is not None:
+        return None
+    middle = (kf.onset + kf.offset) // 2
+    apex = min(sample.frame_numbers, key=lambda n: (abs(n - middle), n))
+    fixed = dataclasses.replace(sample, annotated=KeyFrames(kf.onset, apex, kf.offset))
+    return fixed, f"apex missing; set to the clip frame nearest the onset..offset midpoint ({apex})"
+
+
+def _apex_outside_clamped(sample: Sample) -> tuple[Sample, str] | None:
+    kf = sample.annotated
+    if kf.apex is None or kf.onset <= kf.apex <= kf.offset:
+        return None
+    apex = min(max(kf.apex, kf.onset), kf.offset)
+    fixed = dataclasses.replace(sample, annotated=KeyFrames(kf.onset, apex, kf.offset))
+    return fixed, f"apex {kf.apex} outside onset..offset {kf.onset}..{kf.offset}; clamped to {apex}"
+
+
+def _label_spelling(sample: Sample) -> tuple[Sample, str] | None:
+    canonical = " ".join(sample.emotion.split()).lower()
+    if canonical == sample.emotion:
+        return None
+    return (dataclasses.replace(sample, emotion=canonical),
+            f"label {sample.emotion!r} written as {canonical!r}")
+
+
+MISSING_APEX_MIDPOINT = ErratumRule(
+    "missing-apex-midpoint",
+    "An apex written as '/' or left empty becomes the frame nearest the onset..offset midpoint "
+    "(the convention MEB and HTNet use for clips without an apex).",
+    _missing_apex_midpoint)
+APEX_OUTSIDE_CLAMPED = ErratumRule(
+    "apex-outside-clamped",
+    "An apex outside onset..offset is clamped to the nearer end of the interval.",
+    _apex_outside_clamped)
+LABEL_SPELLING = ErratumRule(
+    "label-spelling",
+    "Emotion labels are lower-cased with single spaces ('Others' and 'others ' are 'others').",
+    _label_spelling)
+
+COMMON_RULES: tuple[ErratumRule, ...] = (LABEL_SPELLING, MISSING_APEX_MIDPOINT,
+                                         APEX_OUTSIDE_CLAMPED)
