@@ -36,13 +36,4 @@ class DatasetSpec:
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset", entry_point_group="mer_bench.datasets")
-DATASETS.register("casme", "mer_bench.data.casme:CASME")
 DATASETS.register("casme2", "mer_bench.data.casme2:CASME2")
-DATASETS.register("samm", "mer_bench.data.samm:SAMM")
-DATASETS.register("smic-hs", "mer_bench.data.smic:SMIC_HS")
-DATASETS.register("smic-vis", "mer_bench.data.smic:SMIC_VIS")
-DATASETS.register("smic-nir", "mer_bench.data.smic:SMIC_NIR")
-DATASETS.register("casme-sq", "mer_bench.data.casme_sq:CASME_SQ")
-DATASETS.register("casme3", "mer_bench.data.casme3:CASME3")
-DATASETS.register("4dme", "mer_bench.data.fourdme:FOURDME")
-DATASETS.register("mmew", "mer_bench.data.mmew:MMEW")
