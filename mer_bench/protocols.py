@@ -17,8 +17,9 @@ from mer_bench.data.sample import Sample
 from mer_bench.errors import ConfigError
 from mer_bench.registry import Registry
 
-Evaluation = Literal["loso"]
-EVALUATIONS: tuple[str, ...] = ("loso",)
+Evaluation = Literal["loso", "composite-loso", "cross-dataset"]
+EVALUATIONS: tuple[str, ...] = ("loso", "composite-loso", "cross-dataset")
+Role = Literal["both", "train", "test"]
 
 
 def protocols_dir() -> Path:
@@ -60,16 +61,47 @@ class Fold:
 
 
 @dataclass(frozen=True)
+class Source:
+    """One dataset of a protocol, its raw label -> class map, and which side of folds it feeds."""
+
+    dataset: str
+    class_map: Mapping[str, str]
+    role: Role = "both"
+
+
+@dataclass(frozen=True)
 class Protocol:
+    """A class split and how it is evaluated.
+
+    ``loso``: one dataset, leave one subject out. ``composite-loso``: several datasets pooled
+    (MEGC2019), leave one subject out over all of them, subjects namespaced by dataset.
+    ``cross-dataset``: train on the ``train`` source, test on the ``test`` source, one fold.
+    """
+
     id: str
     title: str
     version: str
-    dataset: str
     evaluation: Evaluation
     classes: tuple[str, ...]
-    class_map: Mapping[str, str]
+    sources: tuple[Source, ...]
     expected: ExpectedCounts
     source_file: Path = field(compare=False)
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        return tuple(source.dataset for source in self.sources)
+
+    @property
+    def dataset(self) -> str:
+        """The dataset name, or the datasets joined by '+' for multi-dataset protocols."""
+        return "+".join(self.datasets)
+
+    @property
+    def class_map(self) -> Mapping[str, str]:
+        """The class map of a single-dataset protocol."""
+        if len(self.sources) != 1:
+            raise ValueError(f"{self.id} has one class map per dataset; use its sources")
+        return self.sources[0].class_map
 
     @property
     def hash(self) -> str:
@@ -77,10 +109,10 @@ class Protocol:
         content = {
             "id": self.id,
             "version": self.version,
-            "dataset": self.dataset,
             "evaluation": self.evaluation,
             "classes": list(self.classes),
-            "class_map": dict(sorted(self.class_map.items())),
+            "sources": [{"dataset": s.dataset, "role": s.role,
+                         "class_map": dict(sorted(s.class_map.items()))} for s in self.sources],
             "expected": {"counts": dict(sorted(self.expected.counts.items())),
                          "subjects": self.expected.subjects},
         }
@@ -88,9 +120,15 @@ class Protocol:
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def label_of(self, sample: Sample) -> int | None:
-        """Class index of a sample, or None when the protocol excludes its label."""
-        target = self.class_map.get(normalise_label(sample.emotion))
-        return None if target is None else self.classes.index(target)
+        """Class index of a sample, or None when the protocol excludes its label or dataset."""
+        for source in self.sources:
+            if source.dataset == sample.dataset:
+                target = source.class_map.get(normalise_label(sample.emotion))
+                return None if target is None else self.classes.index(target)
+        return None
+
+    def role_of(self, dataset: str) -> Role:
+        return next(source.role for source in self.sources if source.dataset == dataset)
 
     def label_samples(self, samples: Sequence[Sample]) -> list[LabelledSample]:
         labelled = []
@@ -127,6 +165,20 @@ def loso_folds(labelled: Sequence[LabelledSample]) -> list[Fold]:
     return folds
 
 
+def make_folds(protocol: Protocol, labelled: Sequence[LabelledSample]) -> list[Fold]:
+    """The protocol's folds: LOSO (single or composite) or one train-dataset -> test-dataset fold."""
+    if protocol.evaluation != "cross-dataset":
+        return loso_folds(labelled)
+    train = tuple(i.sample.sample_id for i in labelled
+                  if protocol.role_of(i.sample.dataset) == "train")
+    test = tuple(i.sample.sample_id for i in labelled
+                 if protocol.role_of(i.sample.dataset) == "test")
+    test_dataset = next(s.dataset for s in protocol.sources if s.role == "test")
+    folds = [Fold(0, test_dataset, train, test)]
+    assert_subject_independent(folds, {i.sample.sample_id: i.sample.subject_key for i in labelled})
+    return folds
+
+
 def assert_subject_independent(folds: Sequence[Fold], subject_of: Mapping[str, str]) -> None:
     for fold in folds:
         train_subjects = {subject_of[s] for s in fold.train_ids}
@@ -137,30 +189,62 @@ def assert_subject_independent(folds: Sequence[Fold], subject_of: Mapping[str, s
                                  "between train and test")
 
 
+def _class_map(raw: object, classes: Sequence[str], where: str) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: class_map must map raw labels to classes")
+    class_map = {normalise_label(k): v for k, v in raw.items()}
+    unknown = sorted(set(class_map.values()) - set(classes))
+    if unknown:
+        raise ConfigError(f"{where} maps to {unknown}, not in its classes")
+    return class_map
+
+
+def _parse_sources(pid: str, body: Mapping, dataset: str, evaluation: str, classes: Sequence[str],
+                   where: str) -> tuple[Source, ...]:
+    if evaluation == "loso":
+        if "class_map" not in body:
+            raise ConfigError(f"{where} lacks 'class_map'; add it")
+        return (Source(body.get("dataset", dataset), _class_map(body["class_map"], classes, where)),)
+    if evaluation == "composite-loso":
+        parts = body.get("sources")
+        if not isinstance(parts, Mapping) or len(parts) < 2:
+            raise ConfigError(f"{where} is composite: give 'sources' with two or more datasets, "
+                              "each with its class_map")
+        return tuple(Source(name, _class_map(part.get("class_map"), classes, f"{where} {name}"))
+                     for name, part in parts.items())
+    sides = []
+    for role in ("train", "test"):
+        part = body.get(role)
+        if not isinstance(part, Mapping) or "dataset" not in part:
+            raise ConfigError(f"{where} is cross-dataset: give '{role}: {{dataset, class_map}}'")
+        sides.append(Source(part["dataset"], _class_map(part.get("class_map"), classes,
+                                                        f"{where} {role}"), role))
+    if sides[0].dataset == sides[1].dataset:
+        raise ConfigError(f"{where} trains and tests on {sides[0].dataset}; use evaluation: loso")
+    return tuple(sides)
+
+
 def _parse_protocol(pid: str, body: Mapping, dataset: str, source: Path) -> Protocol:
+    where = f"{source}: protocol {pid!r}"
+
     def need(key: str):
         if key not in body:
-            raise ConfigError(f"{source}: protocol {pid!r} lacks {key!r}; add it")
+            raise ConfigError(f"{where} lacks {key!r}; add it")
         return body[key]
 
     classes = tuple(need("classes"))
-    class_map = {normalise_label(k): v for k, v in dict(need("class_map")).items()}
-    unknown = sorted(set(class_map.values()) - set(classes))
-    if unknown:
-        raise ConfigError(f"{source}: protocol {pid!r} maps to {unknown}, not in its classes")
     evaluation = need("evaluation")
     if evaluation not in EVALUATIONS:
-        raise ConfigError(f"{source}: protocol {pid!r} has evaluation {evaluation!r}; "
+        raise ConfigError(f"{where} has evaluation {evaluation!r}; "
                           f"use one of {', '.join(EVALUATIONS)}")
     expected = body.get("expected", {})
     return Protocol(
         id=pid,
         title=body.get("title", pid),
         version=str(need("version")),
-        dataset=body.get("dataset", dataset),
         evaluation=evaluation,
         classes=classes,
-        class_map=class_map,
+        sources=_parse_sources(pid, body, dataset, evaluation, classes, where),
         expected=ExpectedCounts(dict(expected.get("counts", {})), expected.get("subjects"),
                                 expected.get("source", ""), bool(expected.get("assumed", False))),
         source_file=source,

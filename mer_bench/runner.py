@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mer_bench.data.spec import DATASETS
-from mer_bench.datasource import DataSource, load_samples, resolve_data_source, twin_is_current, twin_scale_of
+from mer_bench.datasource import (DataSource, load_dataset, resolve_data_source,
+                                  twin_is_current, twin_scale_of)
 from mer_bench.errors import ConfigError
 from mer_bench.execute import EXECUTORS, Job
 from mer_bench.keyframes import KEYFRAME_STRATEGIES
@@ -40,42 +41,52 @@ def expand_cells(suite: str | None, protocols: Sequence[str] | None, models: Seq
 def _usable_cells(cells: Sequence[Cell], source: DataSource, console: Console) -> list[Cell]:
     """Read every dataset once before any job runs, so bad data fails before anything is written.
 
-    With a real data root, protocols whose dataset is absent are skipped with a note.
+    With a real data root, protocols with a dataset absent are skipped with a note.
     """
-    usable, checked = [], set()
+    usable, verdicts = [], {}
     for cell in cells:
-        protocol = get_protocol(cell.protocol)
-        dataset = DATASETS.get(protocol.dataset)
-        if not source.has(dataset):
-            if protocol.id not in checked:
-                console.print(f"skipping {protocol.id}: no {dataset.folder}/ under {source.root}")
-            checked.add(protocol.id)
-            continue
-        if protocol.id not in checked:
-            checked.add(protocol.id)
-            if source.is_twin and not twin_is_current(dataset, source):
-                console.print(f"generating the {dataset.title} twin at scale "
-                              f"{source.twin_scale:g} (once) in {source.dataset_dir(dataset)}",
-                              highlight=False, soft_wrap=True)
-            labelled = protocol.label_samples(load_samples(dataset, source))
-            _report_counts(protocol, labelled, source, console)
-        usable.append(cell)
+        if cell.protocol not in verdicts:
+            verdicts[cell.protocol] = _check_protocol(get_protocol(cell.protocol), source, console)
+        if verdicts[cell.protocol]:
+            usable.append(cell)
     if not usable:
         raise ConfigError("none of the requested protocols has its data under "
                           f"{source.root}; check --data-root or run without it to use twins")
     return usable
 
 
+def _check_protocol(protocol: Protocol, source: DataSource, console: Console) -> bool:
+    datasets = [DATASETS.get(name) for name in protocol.datasets]
+    missing = [d.folder for d in datasets if not source.has(d)]
+    if missing:
+        console.print(f"skipping {protocol.id}: no {', '.join(missing)} under {source.root}",
+                      highlight=False, soft_wrap=True)
+        return False
+    samples = []
+    for dataset in datasets:
+        if source.is_twin and not twin_is_current(dataset, source):
+            console.print(f"generating the {dataset.title} twin at scale "
+                          f"{source.twin_scale:g} (once) in {source.dataset_dir(dataset)}",
+                          highlight=False, soft_wrap=True)
+        loaded, fixes = load_dataset(dataset, source)
+        if fixes:
+            console.print(f"{dataset.title}: {len(fixes)} errata fixes applied "
+                          "(see mer-bench doctor)", highlight=False, soft_wrap=True)
+        samples.extend(loaded)
+    _report_counts(protocol, protocol.label_samples(samples), source, console)
+    return True
+
+
 def _report_counts(protocol: Protocol, labelled: Sequence[LabelledSample], source: DataSource,
                    console: Console) -> None:
-    directory = source.dataset_dir(DATASETS.get(protocol.dataset))
-    scale = twin_scale_of(directory)
+    scales = {twin_scale_of(source.dataset_dir(DATASETS.get(d))) for d in protocol.datasets}
     n_subjects = len({item.sample.subject_key for item in labelled})
-    kind = "real data" if scale is None else f"synthetic twin, scale {scale:g}"
-    console.print(f"{protocol.id}: {len(labelled)} samples, {n_subjects} subjects "
-                  f"({kind}, {directory})", highlight=False, soft_wrap=True)
+    kind = ("real data" if scales == {None}
+            else "synthetic twin, scale " + ", ".join(f"{s:g}" for s in scales if s is not None))
+    console.print(f"{protocol.id}: {len(labelled)} samples, {n_subjects} subjects ({kind})",
+                  highlight=False, soft_wrap=True)
     problems = protocol.check_counts(labelled)
-    if problems and scale is not None and scale != 1:
+    if problems and scales - {None, 1.0}:
         console.print("  counts differ from the published ones, as expected for a scaled twin")
         return
     for line in problems:

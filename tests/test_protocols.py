@@ -74,3 +74,66 @@ def test_protocol_mapping_to_an_unknown_class_is_rejected(tmp_path):
 def test_unknown_protocol_suggests():
     with pytest.raises(UnknownNameError, match="did you mean casme2-5class"):
         get_protocol("casme2-5clas")
+
+
+COMPOSITE_AND_CROSS = """
+dataset: mixed
+protocols:
+  mix-3class:
+    version: '1'
+    evaluation: composite-loso
+    classes: [negative, positive]
+    sources:
+      casme2: {class_map: {disgust: negative, happiness: positive}}
+      samm: {class_map: {anger: negative, happiness: positive}}
+  samm-to-casme2:
+    version: '1'
+    evaluation: cross-dataset
+    classes: [negative, positive]
+    train: {dataset: samm, class_map: {anger: negative, happiness: positive}}
+    test: {dataset: casme2, class_map: {disgust: negative, happiness: positive}}
+"""
+
+
+def other(dataset: str, subject: str, clip: str, emotion: str) -> Sample:
+    return Sample(dataset, subject, clip, (Path("f1.jpg"),), (1,), 200.0, KeyFrames(1, 2, 3),
+                  emotion)
+
+
+def mixed_samples() -> list[Sample]:
+    return [other("casme2", "sub01", "a", "disgust"), other("casme2", "sub01", "b", "anger"),
+            other("casme2", "sub02", "c", "happiness"), other("samm", "sub01", "d", "Anger"),
+            other("samm", "007", "e", "happiness")]
+
+
+def test_composite_maps_each_dataset_and_keeps_same_named_subjects_apart(tmp_path):
+    from mer_bench.protocols import make_folds
+
+    path = tmp_path / "mixed.yaml"
+    path.write_text(COMPOSITE_AND_CROSS)
+    composite, _ = load_protocol_file(path)
+    labelled = composite.label_samples(mixed_samples())
+    # casme2 has no 'anger' in its map, so clip b is excluded; samm's 'Anger' is negative
+    assert [(i.sample.clip, i.label) for i in labelled] == [("a", 0), ("c", 1), ("d", 0), ("e", 1)]
+    folds = make_folds(composite, labelled)
+    assert [f.test_subject for f in folds] == ["casme2/sub01", "casme2/sub02", "samm/007",
+                                               "samm/sub01"]
+
+
+def test_cross_dataset_trains_on_one_dataset_and_tests_on_the_other(tmp_path):
+    from mer_bench.protocols import make_folds
+
+    path = tmp_path / "mixed.yaml"
+    path.write_text(COMPOSITE_AND_CROSS)
+    _, cross = load_protocol_file(path)
+    (fold,) = make_folds(cross, cross.label_samples(mixed_samples()))
+    assert set(fold.train_ids) == {"samm/sub01/d", "samm/007/e"}
+    assert set(fold.test_ids) == {"casme2/sub01/a", "casme2/sub02/c"}
+    assert cross.datasets == ("samm", "casme2")
+
+
+def test_cross_dataset_on_one_dataset_is_rejected(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(COMPOSITE_AND_CROSS.replace("test: {dataset: casme2", "test: {dataset: samm"))
+    with pytest.raises(ConfigError, match="use evaluation: loso"):
+        load_protocol_file(path)

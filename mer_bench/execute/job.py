@@ -19,7 +19,7 @@ from mer_bench.inputs.representations import INPUTS, Branch, build_input
 from mer_bench.keyframes import KEYFRAME_STRATEGIES, KeyframeStrategy, keyframes_for
 from mer_bench.metrics import pooled_metrics
 from mer_bench.models import MODELS, ModelSpec, count_flops, count_parameters
-from mer_bench.protocols import Fold, LabelledSample, Protocol, get_protocol, loso_folds
+from mer_bench.protocols import Fold, LabelledSample, Protocol, get_protocol, make_folds
 from mer_bench.store import Cell, JobResult, config_hash, git_commit, package_versions
 from mer_bench.train import SELECTION_MODE, train_and_predict
 
@@ -49,7 +49,7 @@ def job_config(job: Job, protocol: Protocol, model: ModelSpec,
                       **dict(strategy.params())},
         "seed": job.cell.seed,
         "selection": SELECTION_MODE,
-        "data": job.source.describe(DATASETS.get(protocol.dataset)),
+        "data": " + ".join(job.source.describe(DATASETS.get(d)) for d in protocol.datasets),
     }
 
 
@@ -82,12 +82,13 @@ def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
     model = MODELS.get(job.cell.model)
     strategy = make_strategy(job.cell.keyframes)
 
-    samples = load_samples(DATASETS.get(protocol.dataset), job.source)
+    samples = [sample for name in protocol.datasets
+               for sample in load_samples(DATASETS.get(name), job.source)]
     labelled = protocol.label_samples(samples)
     if not labelled:
         raise DataError(f"protocol {protocol.id}: no sample carries one of its labels "
                         f"({', '.join(protocol.classes)}); check the emotion column")
-    folds = loso_folds(labelled)
+    folds = make_folds(protocol, labelled)
     by_id = {item.sample.sample_id: item.sample for item in labelled}
     label_of = {item.sample.sample_id: item.label for item in labelled}
 
