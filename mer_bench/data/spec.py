@@ -37,3 +37,4 @@ class DatasetSpec:
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset", entry_point_group="mer_bench.datasets")
 DATASETS.register("casme2", "mer_bench.data.casme2:CASME2")
+DATASETS.register("mmew", "mer_bench.data.mmew:MMEW")
