@@ -67,6 +67,14 @@ class Source:
     dataset: str
     class_map: Mapping[str, str]
     role: Role = "both"
+    # which field carries the raw label: the emotion, or a column kept in Sample.extra
+    # (e.g. SAMM's and CAS(ME)^3's objective classes)
+    label_field: str = "emotion"
+
+    def raw_label(self, sample: Sample) -> str:
+        if self.label_field == "emotion":
+            return sample.emotion
+        return str(sample.extra.get(self.label_field, ""))
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,7 @@ class Protocol:
             "version": self.version,
             "evaluation": self.evaluation,
             "classes": list(self.classes),
-            "sources": [{"dataset": s.dataset, "role": s.role,
+            "sources": [{"dataset": s.dataset, "role": s.role, "label_field": s.label_field,
                          "class_map": dict(sorted(s.class_map.items()))} for s in self.sources],
             "expected": {"counts": dict(sorted(self.expected.counts.items())),
                          "subjects": self.expected.subjects},
@@ -123,7 +131,7 @@ class Protocol:
         """Class index of a sample, or None when the protocol excludes its label or dataset."""
         for source in self.sources:
             if source.dataset == sample.dataset:
-                target = source.class_map.get(normalise_label(sample.emotion))
+                target = source.class_map.get(normalise_label(source.raw_label(sample)))
                 return None if target is None else self.classes.index(target)
         return None
 
@@ -204,7 +212,8 @@ def _parse_sources(pid: str, body: Mapping, dataset: str, evaluation: str, class
     if evaluation == "loso":
         if "class_map" not in body:
             raise ConfigError(f"{where} lacks 'class_map'; add it")
-        return (Source(body.get("dataset", dataset), _class_map(body["class_map"], classes, where)),)
+        return (Source(body.get("dataset", dataset), _class_map(body["class_map"], classes, where),
+                       label_field=body.get("label_field", "emotion")),)
     if evaluation == "composite-loso":
         parts = body.get("sources")
         if not isinstance(parts, Mapping) or len(parts) < 2:

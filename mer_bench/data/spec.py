@@ -38,3 +38,5 @@ class DatasetSpec:
 DATASETS: Registry[DatasetSpec] = Registry("dataset", entry_point_group="mer_bench.datasets")
 DATASETS.register("casme2", "mer_bench.data.casme2:CASME2")
 DATASETS.register("mmew", "mer_bench.data.mmew:MMEW")
+DATASETS.register("samm", "mer_bench.data.samm:SAMM")
+DATASETS.register("4dme", "mer_bench.data.fourdme:FOURDME")
