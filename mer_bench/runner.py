@@ -25,7 +25,7 @@ def expand_cells(suite: str | None, protocols: Sequence[str] | None, models: Seq
                  keyframes: Sequence[str] | None, seeds: Sequence[int] | None) -> list[Cell]:
     """The job matrix: a suite's lists, each overridden by the explicit options given."""
     base = suite_registry().get(suite) if suite else None
-    protocols = protocols or (base.protocols if base else ())
+    protocols = protocols or (base.protocol_ids() if base else ())
     models = models or (base.models if base else ("ststnet",))
     keyframes = keyframes or (base.keyframes if base else ("annotated", "gamdss"))
     seeds = seeds or (base.seeds if base else (0,))

@@ -19,6 +19,19 @@ class Suite:
     models: tuple[str, ...]
     keyframes: tuple[str, ...]
     seeds: tuple[int, ...]
+    # twins are generated at this fraction of the real datasets' size unless --twin-scale says
+    twin_scale: float = 1.0
+
+    def protocol_ids(self) -> list[str]:
+        """The suite's protocols; entries may be globs ('*', 'casme2-*') over registered ids."""
+        from mer_bench.protocols import protocol_registry
+
+        registry = protocol_registry()
+        ids: list[str] = []
+        for entry in self.protocols:
+            matched = registry.names(entry) if any(c in entry for c in "*?[") else [entry]
+            ids.extend(pid for pid in matched if pid not in ids)
+        return ids
 
 
 def suite_registry() -> Registry[Suite]:
@@ -37,6 +50,7 @@ def suite_registry() -> Registry[Suite]:
                 models=tuple(body["models"]),
                 keyframes=tuple(body["keyframes"]),
                 seeds=tuple(int(s) for s in body["seeds"]),
+                twin_scale=float(body.get("twin_scale", 1.0)),
             ))
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigError(f"{path}: suite {name!r} is malformed ({error}); it needs "
