@@ -8,7 +8,8 @@ def test_glob_entries_expand_over_registered_protocols_without_repeats():
     suite = Suite("s", "", ("casme2-*", "casme2-5class", "samm-5class"), ("ststnet",),
                   ("annotated",), (0,))
     ids = suite.protocol_ids()
-    assert ids[:2] == sorted(protocol_registry().names("casme2-*"))
+    casme2 = protocol_registry().names("casme2-*")
+    assert ids[:len(casme2)] == casme2 and "casme2-3class" in casme2
     assert ids.count("casme2-5class") == 1 and ids[-1] == "samm-5class"
 
 
