@@ -13,8 +13,7 @@ import pytest
 
 from mer_bench.data.sample import KeyFrames, Sample
 from mer_bench.protocols import Protocol, load_protocol_file
-from mer_bench.synth.casme2 import casme2_twin_spec, name_casme2_clips
-from mer_bench.synth.plan import plan_twin
+from mer_bench.synth.casme2 import casme2_twin_spec, plan_casme2_twin
 
 ENTRY = """\
   casme2-3class:
@@ -80,11 +79,8 @@ def test_full_scale_twin_spec_gives_the_expected_counts(protocol: Protocol) -> N
     assert sum(mapped.values()) == 156
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the scale-1 twin (seed 0) gives every subject a 3-class sample, so 26 subjects; real sub18 "
-    "has only 'others' rows. Passes once the CASME II twin keeps one subject others-only."))
 def test_full_scale_twin_has_the_expected_subjects(protocol: Protocol) -> None:
-    plans = plan_twin(casme2_twin_spec(1.0), seed=0, name_clips=name_casme2_clips)
+    plans = plan_casme2_twin(casme2_twin_spec(1.0), seed=0)
     subjects = {p.subject for p in plans if p.emotion in protocol.class_map}
     assert len(subjects) == protocol.expected.subjects
 

@@ -25,6 +25,7 @@ from mer_bench.synth.plan import (
     plan_twin,
     scaled_count,
     stream,
+    swap_labels,
 )
 from mer_bench.synth.render import render_clip
 from mer_bench.synth.staging import TWIN_MARKER, staged_directory
@@ -111,12 +112,28 @@ def name_casme2_clips(rng: np.random.Generator, n: int) -> list[str]:
     return list(names.values())
 
 
+# In the real coding file sub18 has only 'others' rows, so the 3-class split has 25 subjects.
+OTHERS_ONLY_SUBJECT = 18
+
+
+def plan_casme2_twin(spec: TwinSpec, seed: int) -> list[ClipPlan]:
+    """Clip plans of the twin, with subject 18 (when present) holding only 'others' clips."""
+    plans = plan_twin(spec, seed, name_casme2_clips)
+    donors = [i for i, p in enumerate(plans)
+              if p.emotion == "others" and p.subject != OTHERS_ONLY_SUBJECT]
+    for i, plan in enumerate(plans):
+        if plan.subject == OTHERS_ONLY_SUBJECT and plan.emotion != "others":
+            j = donors.pop()
+            plans[i], plans[j] = swap_labels(plans[i], plans[j])
+    return plans
+
+
 def write_casme2_twin(
     out_dir: Path, scale: float = 1.0, seed: int = 0, *, distractors: Distractors = DISTRACTORS
 ) -> Path:
     """Write the twin into ``out_dir`` (the CASME2 folder itself) in the native CASME II layout."""
     spec = casme2_twin_spec(scale)
-    plans = plan_twin(spec, seed, name_casme2_clips)
+    plans = plan_casme2_twin(spec, seed)
     with staged_directory(Path(out_dir)) as stage:
         write_sheet(stage / CODING_FILE, HEADER, (_coding_row(plan) for plan in plans))
         n_frames = _write_cropped_frames(stage / "Cropped", plans, seed, spec.fps, distractors)

@@ -19,7 +19,8 @@ from mer_bench.data.mmew import FPS, FRAMES_DIR, HEADER, TWIN_VERSION, subject_i
 from mer_bench.data.sample import KeyFrames
 from mer_bench.synth.annotator import AnnotatorModel
 from mer_bench.synth.distractors import Distractors
-from mer_bench.synth.plan import ClipPlan, SpanModel, TwinSpec, plan_twin, scaled_count, stream
+from mer_bench.synth.plan import (ClipPlan, SpanModel, TwinSpec, plan_twin, scaled_count, stream,
+                                   swap_labels)
 from mer_bench.synth.staging import TWIN_MARKER, staged_directory
 from mer_bench.synth.truth import write_truth
 from mer_bench.synth.writer import truth_record, write_frames, write_manifest
@@ -133,12 +134,6 @@ def plan_mmew_twin(spec: TwinSpec, seed: int) -> list[ClipPlan]:
 def _numbered_names(rng: np.random.Generator, n: int) -> list[str]:
     # placeholders: MMEW names encode the emotion, known only after planning (name_mmew_clips)
     return [f"{i:03d}" for i in range(n)]
-
-
-def swap_labels(a: ClipPlan, b: ClipPlan) -> tuple[ClipPlan, ClipPlan]:
-    """The two plans with their expressions (label, AUs, AU weights) exchanged; timing stays."""
-    return (replace(a, emotion=b.emotion, action_units=b.action_units, au_weights=b.au_weights),
-            replace(b, emotion=a.emotion, action_units=a.action_units, au_weights=a.au_weights))
 
 
 def cover_subjects(plans: Sequence[ClipPlan], labels: Collection[str]) -> list[ClipPlan]:

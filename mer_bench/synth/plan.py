@@ -176,3 +176,9 @@ def _plan_clip(
 def _with_missing_apex(plan: ClipPlan) -> ClipPlan:
     annotated = KeyFrames(onset=plan.annotated.onset, apex=None, offset=plan.annotated.offset)
     return replace(plan, annotated=annotated, apex_missing=True)
+
+
+def swap_labels(a: ClipPlan, b: ClipPlan) -> tuple[ClipPlan, ClipPlan]:
+    """The two plans with their expressions (label, AUs, AU weights) exchanged; timing stays."""
+    return (replace(a, emotion=b.emotion, action_units=b.action_units, au_weights=b.au_weights),
+            replace(b, emotion=a.emotion, action_units=a.action_units, au_weights=a.au_weights))
