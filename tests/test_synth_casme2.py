@@ -263,7 +263,7 @@ def test_rewriting_a_twin_replaces_it(tmp_path: Path) -> None:
 
 def test_unknown_dataset_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UnknownNameError):
-        write_twin("casme3", tmp_path / "X")
+        write_twin("casme9", tmp_path / "X")
 
 
 def test_load_truth_outside_a_twin_is_a_user_error(tmp_path: Path) -> None:

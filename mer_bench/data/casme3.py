@@ -1,0 +1,456 @@
+"""Reader of CAS(ME)^3 Part A: the v2 ME label workbook plus spNO.<n>/<letter>/color/<N>.jpg videos.
+
+Layout of the release (Part A, RGB; the ``depth/`` folders beside ``color/`` are ignored):
+
+- ``cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx``, sheet ``label``, one row per micro-expression:
+  ``Subject`` (``spNO.1``), ``Filename`` (the video: one letter ``a``..``m``), ``Onset``, ``Apex``,
+  ``Offset`` (frame numbers of that video), ``AU``, ``Objective class`` (``I``..``VII``),
+  ``emotion``; some copies add ``AU_Split``. Public code keeps the workbook in
+  ``part_A/annotation/``, but copies also sit beside the data: it is searched for a few folder
+  levels down (``SEARCH_DEPTH``).
+- Frames: ``.../spNO.<n>/<letter>/color/<N>.jpg``, one folder per recorded video (thousands of
+  frames: each letter is a whole stimulus video, not a clip). What lies above the ``spNO.<n>``
+  folders is not documented (public code shows ``part_A/data/...`` and re-packed copies such as
+  ``ME_A/``), so the folder holding them is searched for, breadth first, ``SEARCH_DEPTH`` levels
+  down. Where several folders hold them, the one under a ``part_A`` folder wins (a whole release
+  also has Part B); otherwise ``frames_dir`` names it. Letter folders without ``color/``
+  (re-cropped copies) are read directly.
+- A video holds several micro-expressions, so the letter repeats within a subject. The clip of a
+  row is its ``Onset..Offset`` range of the video's frames, and its id is ``<letter>_<Onset>``
+  (``b_166``): the onset as written separates clips of one video, whatever the row order, and it
+  is how the later per-clip release names its folders (``spNO.10_a_116``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from mer_bench.data.errata import (
+    APEX_OUTSIDE_CLAMPED,
+    LABEL_SPELLING,
+    MISSING_APEX_MIDPOINT,
+    ErratumRule,
+)
+from mer_bench.data.sample import KeyFrames, Sample
+from mer_bench.data.spec import DatasetSpec
+from mer_bench.errors import DataError
+
+FPS = 30.0  # HTNet Table 1 (the reference's source for CAS(ME)^3's frame rate)
+DATASET = "casme3"
+
+LABEL_GLOB = "cas(me)3_part_A_ME_label_JpgIndex*.xlsx"
+LABEL_FILE_V2 = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"
+LABEL_SHEET = "label"
+SEARCH_DEPTH = 4  # folder levels below the dataset folder searched for the workbook and spNO.<n>
+COLOR_DIR = "color"
+SUBJECT_DIR = re.compile(r"^spNO\.(\d+)$")
+
+COL_SUBJECT = "Subject"
+COL_FILENAME = "Filename"
+COL_ONSET = "Onset"
+COL_APEX = "Apex"
+COL_OFFSET = "Offset"
+COL_AUS = "AU"
+COL_OBJECTIVE = "Objective class"
+COL_EMOTION = "emotion"
+HEADER = (COL_SUBJECT, COL_FILENAME, COL_ONSET, COL_APEX, COL_OFFSET, COL_AUS, COL_OBJECTIVE,
+          COL_EMOTION)
+REQUIRED_COLUMNS = (COL_SUBJECT, COL_FILENAME, COL_ONSET, COL_APEX, COL_OFFSET, COL_EMOTION)
+
+# The seven labels of the v2 file (3 rows write 'Others': the label-spelling rule lower-cases them).
+EMOTIONS = ("anger", "disgust", "fear", "happy", "sad", "surprise", "others")
+OBJECTIVE_CLASSES = ("I", "II", "III", "IV", "V", "VI", "VII")
+MISSING_APEX = "/"
+
+
+def subject_id(number: int) -> str:
+    """The subject id used in samples and folder names: 1 -> 'spNO.1'."""
+    return f"spNO.{number}"
+
+
+def clip_id(video: str, onset: int) -> str:
+    """The id of the clip starting at frame ``onset`` of video ``video``: ('b', 166) -> 'b_166'."""
+    return f"{video}_{onset}"
+
+
+# --- cell helpers (the same jobs as the private helpers of casme2.py; candidates for sharing) ----
+
+
+def is_blank(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def as_int(value: object) -> int | None:
+    """An integer cell (int, integral float, or digits as text); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.0*)?\s*", value):
+        return int(float(value))
+    return None
+
+
+def shown(value: object) -> str:
+    """A cell as quoted in messages; blank cells say so."""
+    return "(empty)" if is_blank(value) else repr(value)
+
+
+def cell_text(value: object) -> str:
+    """A cell as text: stripped, integral numbers without '.0' (an AU written as the number 4)."""
+    if is_blank(value):
+        return ""
+    number = as_int(value) if isinstance(value, float) else None
+    return str(number) if number is not None else str(value).strip()
+
+
+def normalise_header(header: object) -> str:
+    return "".join(str(header).split()).lower()
+
+
+def normalise_label(label: str) -> str:
+    return " ".join(label.split()).lower()
+
+
+def frames_in_range(video_dir: Path, prefix: str, first: int, last: int, where: str,
+                    listings: dict[Path, dict[int, Path]]
+                    ) -> tuple[tuple[int, ...], tuple[Path, ...]]:
+    """Frames ``first..last`` of a long video folder holding ``<prefix><N>.jpg``, in numeric order.
+
+    A whole video has thousands of frames and a clip a few dozen, so each frame is looked up by
+    name; a folder is listed (once per read, in ``listings``) only when a name is not found, which
+    covers zero-padded copies. A frame missing inside the range is an error naming it.
+    """
+    numbers = tuple(range(first, last + 1))
+    paths = []
+    for number in numbers:
+        path = video_dir / f"{prefix}{number}.jpg"
+        if not path.is_file():
+            path = _listed_frames(video_dir, prefix, listings).get(number)
+        if path is None:
+            raise DataError(
+                f"{where}: frame {number} of the clip {first}..{last} is missing from "
+                f"{video_dir}; restore the frame or fix the row"
+            )
+        paths.append(path)
+    return numbers, tuple(paths)
+
+
+def _listed_frames(video_dir: Path, prefix: str,
+                   listings: dict[Path, dict[int, Path]]) -> dict[int, Path]:
+    if video_dir not in listings:
+        pattern = re.compile(rf"^{re.escape(prefix)}0*(\d+)\.jpg$", re.IGNORECASE)
+        found: dict[int, Path] = {}
+        for path in sorted(video_dir.iterdir()):
+            match = pattern.match(path.name)
+            if match:
+                found.setdefault(int(match.group(1)), path)
+        listings[video_dir] = found
+    return listings[video_dir]
+
+
+def bounded_dirs(root: Path, max_depth: int, *, skip: re.Pattern[str] | None = None
+                 ) -> Iterator[tuple[int, Path]]:
+    """(depth, folder) breadth first, ``root`` at depth 0, never below ``max_depth``.
+
+    Hidden folders and folders whose name matches ``skip`` (frame folders with thousands of files)
+    are yielded but not entered.
+    """
+    level = [root]
+    for depth in range(max_depth + 1):
+        following = []
+        for folder in level:
+            yield depth, folder
+            if depth == max_depth or (skip is not None and skip.match(folder.name)):
+                continue
+            try:
+                children = sorted(p for p in folder.iterdir() if p.is_dir())
+            except OSError:
+                continue
+            following += [c for c in children if not c.name.startswith(".")]
+        level = following
+
+
+# --- finding the workbook and the frames ----------------------------------------------------------
+
+
+def find_label_file(dataset_dir: Path, label_file: Path | None = None) -> Path:
+    """The one v2-style label workbook under ``dataset_dir`` (or ``label_file``, relative to it)."""
+    if not dataset_dir.is_dir():
+        raise DataError(f"{dataset_dir}: CAS(ME)^3 folder not found; point --data-root at the "
+                        "folder holding CAS(ME)3/")
+    if label_file is not None:
+        path = label_file if label_file.is_absolute() else dataset_dir / label_file
+        if not path.is_file():
+            raise DataError(f"{path}: label file not found; check the label_file setting")
+        return path
+    found = [path for _, folder in bounded_dirs(dataset_dir, SEARCH_DEPTH, skip=SUBJECT_DIR)
+             for path in sorted(folder.glob(LABEL_GLOB)) if not path.name.startswith("~$")]
+    if not found:
+        raise DataError(f"{dataset_dir}: no {LABEL_GLOB} within {SEARCH_DEPTH} folder levels; copy "
+                        f"{LABEL_FILE_V2} from the CAS(ME)^3 release (part_A/annotation/) here")
+    if len(found) > 1:
+        names = ", ".join(str(p.relative_to(dataset_dir)) for p in found)
+        raise DataError(f"{dataset_dir}: several label workbooks ({names}); keep one of them or "
+                        "name it with label_file")
+    return found[0]
+
+
+def find_frames_root(dataset_dir: Path, frames_dir: Path | None = None) -> Path:
+    """The folder holding the spNO.<n> subject folders (searched for unless ``frames_dir``)."""
+    if frames_dir is not None:
+        path = frames_dir if frames_dir.is_absolute() else dataset_dir / frames_dir
+        if not path.is_dir():
+            raise DataError(f"{path}: frames folder not found; check the frames_dir setting")
+        return path
+    roots = []
+    for _, folder in bounded_dirs(dataset_dir, SEARCH_DEPTH, skip=SUBJECT_DIR):
+        if SUBJECT_DIR.match(folder.name) and folder.parent not in roots:
+            roots.append(folder.parent)
+    if not roots:
+        raise DataError(f"{dataset_dir}: no spNO.<n> subject folders within {SEARCH_DEPTH} folder "
+                        "levels; unpack the Part A frames (part_A/data/...) here")
+    if len(roots) > 1:
+        # a whole release unpacked here may hold Part B's unlabelled videos too
+        part_a = [r for r in roots if "part_a" in str(r.relative_to(dataset_dir)).lower()]
+        roots = part_a if len(part_a) == 1 else roots
+    if len(roots) > 1:
+        names = ", ".join(str(p.relative_to(dataset_dir)) or "." for p in roots)
+        raise DataError(f"{dataset_dir}: spNO.<n> folders in several places ({names}); keep one "
+                        "copy or name it with frames_dir")
+    return roots[0]
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def read_casme3(dataset_dir: Path, *, label_file: Path | None = None,
+                frames_dir: Path | None = None) -> list[Sample]:
+    """Samples of a CAS(ME)^3 Part A folder, sorted by (subject, clip); frames in numeric order."""
+    dataset_dir = Path(dataset_dir)
+    label = find_label_file(dataset_dir, label_file)
+    frames_root = find_frames_root(dataset_dir, frames_dir)
+    table = _read_table(label)
+    listings: dict[Path, dict[int, Path]] = {}
+    samples: list[Sample] = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, row in table.iterrows():
+        excel_row = int(index) + 2  # the header is row 1
+        if all(is_blank(value) for value in row.values):
+            continue
+        sample = _sample_from_row(row, label, excel_row, frames_root, listings)
+        key = (sample.subject, sample.clip)
+        if key in seen:
+            raise DataError(f"{label}: row {excel_row}: {sample.subject} video "
+                            f"{sample.extra['video']} onset {sample.annotated.onset} repeats row "
+                            f"{seen[key]}; delete one of the two rows")
+        seen[key] = excel_row
+        samples.append(sample)
+    return sorted(samples, key=lambda s: (s.subject, s.clip))
+
+
+def _read_table(label: Path) -> pd.DataFrame:
+    try:
+        sheets = pd.ExcelFile(label, engine="openpyxl").sheet_names
+        sheet = LABEL_SHEET if LABEL_SHEET in sheets else sheets[0]
+        table = pd.read_excel(label, sheet_name=sheet, header=0, dtype=object, engine="openpyxl")
+    except Exception as exc:  # any parse failure is a bad file, reported as one line
+        reason = " ".join(str(exc).split())
+        raise DataError(f"{label}: cannot read the workbook ({reason}); re-copy it from the "
+                        "release") from None
+    by_name = {normalise_header(c): c for c in table.columns}
+    rename: dict[object, str] = {}
+    for name in HEADER:
+        column = by_name.get(normalise_header(name))
+        if column is None:
+            if name in REQUIRED_COLUMNS:
+                raise DataError(f"{label}: row 1: no {name!r} column in the header of sheet "
+                                f"{sheet!r}; restore the original header row")
+            continue
+        rename[column] = name
+    return table.rename(columns=rename)
+
+
+def _sample_from_row(row: pd.Series, label: Path, excel_row: int, frames_root: Path,
+                     listings: dict[Path, dict[int, Path]]) -> Sample:
+    where = f"{label}: row {excel_row}"
+    subject = _subject_of(row[COL_SUBJECT], where)
+    video = cell_text(row[COL_FILENAME])
+    if not video:
+        raise DataError(f"{where}: Filename is empty; write the video letter (e.g. b)")
+    onset = _frame_number(row[COL_ONSET], COL_ONSET, where)
+    offset = _frame_number(row[COL_OFFSET], COL_OFFSET, where)
+    apex = _apex_of(row[COL_APEX], where)
+    if onset > offset:
+        raise DataError(f"{where}: Onset {onset} is after Offset {offset}; fix the two cells")
+    emotion = _emotion_of(row[COL_EMOTION], where)
+    objective = _objective_of(row.get(COL_OBJECTIVE), where)
+    subject_dir = frames_root / subject
+    if not subject_dir.is_dir():
+        raise DataError(f"{where}: no folder {subject} in {frames_root}; restore it or delete "
+                        "the row")
+    video_dir = subject_dir / video
+    if not video_dir.is_dir():
+        raise DataError(f"{where}: no video folder {video} in {subject_dir}; restore it or fix "
+                        "the Filename cell")
+    color_dir = video_dir / COLOR_DIR if (video_dir / COLOR_DIR).is_dir() else video_dir
+    numbers, paths = frames_in_range(color_dir, "", onset, offset, where, listings)
+    return Sample(
+        dataset=DATASET,
+        subject=subject,
+        clip=clip_id(video, onset),
+        frame_paths=paths,
+        frame_numbers=numbers,
+        fps=FPS,
+        annotated=KeyFrames(onset=onset, apex=apex, offset=offset),
+        emotion=emotion,
+        action_units=cell_text(row.get(COL_AUS)),
+        extra={"coding_file": label.name, "coding_row": str(excel_row), "video": video,
+               "objective_class": objective},
+    )
+
+
+def _subject_of(value: object, where: str) -> str:
+    number = as_int(value)
+    if number is None and isinstance(value, str):
+        match = re.fullmatch(r"\s*spNO\.?\s*(\d+)\s*", value, re.IGNORECASE)
+        number = int(match.group(1)) if match else None
+    if number is None:
+        raise DataError(f"{where}: Subject {shown(value)} is not a subject id; write e.g. spNO.1")
+    return subject_id(number)
+
+
+def _frame_number(value: object, column: str, where: str) -> int:
+    number = as_int(value)
+    if number is None:
+        raise DataError(f"{where}: {column} {shown(value)} is not a frame number; write the "
+                        "frame number")
+    return number
+
+
+def _apex_of(value: object, where: str) -> int | None:
+    if is_blank(value) or (isinstance(value, str) and value.strip() == MISSING_APEX):
+        return None
+    number = as_int(value)
+    if number is None:
+        raise DataError(f"{where}: Apex {shown(value)} is not a frame number; write the frame "
+                        "number or '/'")
+    return number
+
+
+def _emotion_of(value: object, where: str) -> str:
+    """The label as written (stripped); a label outside the seven is an error naming the row."""
+    text = cell_text(value)
+    if normalise_label(text) not in EMOTIONS:
+        raise DataError(f"{where}: emotion {shown(value)} is not one of {', '.join(EMOTIONS)}; "
+                        "fix the cell")
+    return text
+
+
+def _objective_of(value: object, where: str) -> str:
+    text = cell_text(value).upper()
+    if text and text not in OBJECTIVE_CLASSES:
+        raise DataError(f"{where}: Objective class {shown(value)} is not one of "
+                        f"{', '.join(OBJECTIVE_CLASSES)}; fix the cell")
+    return text
+
+
+# --- errata ---------------------------------------------------------------------------------------
+
+# MEB (tvaranka/meb, meb/datasets/datasets.py, Casme3A) corrects these cells of the v2 workbook,
+# by pandas row index (= Excel row - 2), "based on the image folders": index 128 apex 160;
+# 708/796/798 offset 34/1845/2403; 749 onset 2647; 750 onset and apex 1. Keyed here by Excel row.
+MEB_V2_FIXES: dict[int, dict[str, int]] = {
+    130: {"apex": 160},
+    710: {"offset": 34},
+    751: {"onset": 2647},
+    752: {"onset": 1, "apex": 1},
+    798: {"offset": 1845},
+    800: {"offset": 2403},
+}
+
+
+def meb_v2_correction(excel_row: int, written: KeyFrames) -> KeyFrames | None:
+    """The key frames MEB corrects Excel row ``excel_row`` of the v2 workbook to, or None.
+
+    None as well where the correction would reach outside the row's written onset..offset (the
+    frames read for it) or leave the apex outside: then the copy at hand is not the one MEB
+    corrected, or it is corrected already, and its row numbers cannot be trusted to match.
+    """
+    fix = MEB_V2_FIXES.get(excel_row)
+    if fix is None:
+        return None
+    corrected = KeyFrames(**{**written.as_dict(), **fix})
+    if corrected == written or not (
+        written.onset <= corrected.onset <= corrected.offset <= written.offset
+    ):
+        return None
+    if corrected.apex is not None and not corrected.onset <= corrected.apex <= corrected.offset:
+        return None
+    return corrected
+
+
+def _meb_v2_fix(sample: Sample) -> tuple[Sample, str] | None:
+    if sample.extra.get("coding_file") != LABEL_FILE_V2:
+        return None
+    row = int(sample.extra.get("coding_row", "0"))
+    was = sample.annotated
+    now = meb_v2_correction(row, was)
+    if now is None:
+        return None
+    keep = [i for i, n in enumerate(sample.frame_numbers) if now.onset <= n <= now.offset]
+    fixed = dataclasses.replace(
+        sample,
+        annotated=now,
+        frame_numbers=tuple(sample.frame_numbers[i] for i in keep),
+        frame_paths=tuple(sample.frame_paths[i] for i in keep),
+    )
+    changes = ", ".join(f"{key} {getattr(was, key)} -> {value}"
+                        for key, value in MEB_V2_FIXES[row].items())
+    return fixed, f"{LABEL_FILE_V2} row {row}: {changes} (MEB)"
+
+
+MEB_V2_ROW_FIXES = ErratumRule(
+    "casme3-meb-v2-rows",
+    f"Six cells of {LABEL_FILE_V2} that MEB corrects from the image folders (Excel rows 130, 710, "
+    "751, 752, 798, 800: one apex, onsets and offsets); applied only where the corrected key "
+    "frames lie inside the frames read for the row, the clip then shrinking to the new range.",
+    _meb_v2_fix)
+
+ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, MEB_V2_ROW_FIXES, MISSING_APEX_MIDPOINT,
+                                   APEX_OUTSIDE_CLAMPED)
+
+# Bumped whenever the twin generator's output changes, so cached twins are regenerated.
+TWIN_VERSION = "1"
+
+
+def _write_twin(out_dir: Path, scale: float, seed: int) -> None:
+    # imported here so that reading real data never loads the renderer
+    from mer_bench.synth.casme3 import write_casme3_twin
+
+    write_casme3_twin(out_dir, scale=scale, seed=seed)
+
+
+CASME3 = DatasetSpec(
+    name=DATASET,
+    title="CAS(ME)^3 Part A",
+    folder="CAS(ME)3",
+    fps=FPS,
+    read=read_casme3,
+    write_twin=_write_twin,
+    twin_version=TWIN_VERSION,
+    face_crop=True,
+    errata=ERRATA,
+)

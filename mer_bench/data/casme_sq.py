@@ -1,0 +1,262 @@
+"""Reader of CAS(ME)^2's micro-expressions: the code_final workbook plus rawpic/ long-video frames.
+
+The reference documents neither CAS(ME)^2's workbook nor its folders, so the layout read here is
+ASSUMED, pieced together from what public loaders expect; every point below is unverified:
+
+- The workbook is ``*code_final*.xlsx`` in the dataset folder (public code names it
+  ``code_final.xlsx``); its first sheet has NO header row (public loaders read it with
+  ``header=None``) and nine columns in this order: subject number, expression name
+  (``<video>_<k>``, e.g. ``disgust1_2``: the k-th expression coded in that video), onset, apex,
+  offset (frame numbers of the video), AUs, emotion (positive / negative / surprise / others),
+  expression type (``micro-expression`` or ``macro-expression``), self-reported emotion. A first
+  row holding column names instead of numbers is skipped.
+- Only ``micro-expression`` rows are samples (Part B: 57 micro among 357 in the TAC 2018 release);
+  macro rows are passed over without looking at their frames.
+- Frames: ``rawpic/s<NN>/<NN>_<code><description>/img<N>.jpg``, one folder per long video of a
+  subject; the subject number of the sheet is the folder's ``<NN>`` and the expression name's video
+  part maps to the 4-digit video code in ``VIDEO_CODES``. A clip is the onset..offset range of its
+  video's frames.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from mer_bench.data.casme3 import (
+    as_int,
+    cell_text,
+    frames_in_range,
+    is_blank,
+    normalise_label,
+    shown,
+)
+from mer_bench.data.errata import COMMON_RULES
+from mer_bench.data.sample import KeyFrames, Sample
+from mer_bench.data.spec import DatasetSpec
+from mer_bench.errors import DataError
+
+FPS = 30.0  # unverified: the commonly cited CAS(ME)^2 frame rate
+DATASET = "casme-sq"
+
+CODING_GLOB = "*code_final*.xlsx"
+FRAMES_DIR = "rawpic"
+FRAME_PREFIX = "img"
+
+# column positions of the header-less first sheet (assumed, see the module docstring)
+COLUMNS = ("subject", "expression", "onset", "apex", "offset", "action units", "emotion", "type",
+           "self-report")
+(C_SUBJECT, C_EXPRESSION, C_ONSET, C_APEX, C_OFFSET, C_AUS, C_EMOTION, C_TYPE,
+ C_SELF_REPORT) = range(len(COLUMNS))
+REQUIRED = 8  # every column but the self-report
+
+MICRO, MACRO = "micro-expression", "macro-expression"
+EMOTIONS = ("positive", "negative", "surprise", "others")
+MISSING_APEX = "/"
+
+# Video name in the expression names -> 4-digit code at the start of its folder name (assumed:
+# the codes follow the release's 0101..0508 stimulus numbering; the names are unverified).
+VIDEO_CODES: dict[str, str] = {
+    "disgust1": "0101",
+    "disgust2": "0102",
+    "anger1": "0401",
+    "anger2": "0402",
+    "happy1": "0502",
+    "happy2": "0503",
+    "happy3": "0505",
+    "happy4": "0507",
+    "happy5": "0508",
+}
+
+
+def subject_id(number: int) -> str:
+    """The subject id used in samples and folder names: 15 -> 's15'."""
+    return f"s{number:02d}"
+
+
+def video_of(expression: str) -> str:
+    """The video part of an expression name: 'disgust1_2' -> 'disgust1'."""
+    return expression.rsplit("_", 1)[0]
+
+
+def find_coding_file(dataset_dir: Path, coding_file: Path | None = None) -> Path:
+    """The one code_final workbook of ``dataset_dir`` (or ``coding_file``, relative to it)."""
+    if not dataset_dir.is_dir():
+        raise DataError(f"{dataset_dir}: CAS(ME)^2 folder not found; point --data-root at the "
+                        "folder holding CAS(ME)2/")
+    if coding_file is not None:
+        path = coding_file if coding_file.is_absolute() else dataset_dir / coding_file
+        if not path.is_file():
+            raise DataError(f"{path}: coding file not found; check the coding_file setting")
+        return path
+    found = sorted(p for p in dataset_dir.glob(CODING_GLOB) if not p.name.startswith("~$"))
+    if not found:
+        raise DataError(f"{dataset_dir}: no {CODING_GLOB} workbook; copy the CAS(ME)^2 code_final "
+                        "workbook into this folder")
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise DataError(f"{dataset_dir}: several code_final workbooks ({names}); keep one of them "
+                        "or name it with coding_file")
+    return found[0]
+
+
+def read_casme_sq(dataset_dir: Path, *, coding_file: Path | None = None) -> list[Sample]:
+    """The micro-expression samples of a CAS(ME)^2 folder, sorted by (subject, clip)."""
+    dataset_dir = Path(dataset_dir)
+    coding = find_coding_file(dataset_dir, coding_file)
+    frames_root = dataset_dir / FRAMES_DIR
+    if not frames_root.is_dir():
+        raise DataError(f"{frames_root}: folder not found; unpack the CAS(ME)^2 rawpic frames here")
+    table = _read_table(coding)
+    listings: dict[Path, dict[int, Path]] = {}
+    samples: list[Sample] = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, row in table.iterrows():
+        excel_row = int(index) + 1  # no header: pandas row 0 is Excel row 1
+        cells = list(row.values)
+        if all(is_blank(value) for value in cells) or (excel_row == 1 and _is_header(cells)):
+            continue
+        sample = _sample_from_row(cells, coding, excel_row, frames_root, listings)
+        if sample is None:
+            continue
+        key = (sample.subject, sample.clip)
+        if key in seen:
+            raise DataError(f"{coding}: row {excel_row}: {sample.subject}/{sample.clip} repeats "
+                            f"row {seen[key]}; delete one of the two rows")
+        seen[key] = excel_row
+        samples.append(sample)
+    return sorted(samples, key=lambda s: (s.subject, s.clip))
+
+
+def _read_table(coding: Path) -> pd.DataFrame:
+    try:
+        table = pd.read_excel(coding, sheet_name=0, header=None, dtype=object, engine="openpyxl")
+    except Exception as exc:  # any parse failure is a bad file, reported as one line
+        reason = " ".join(str(exc).split())
+        raise DataError(f"{coding}: cannot read the workbook ({reason}); re-copy it from the "
+                        "release") from None
+    if table.shape[1] < REQUIRED:
+        raise DataError(f"{coding}: row 1: the first sheet has {table.shape[1]} columns, expected "
+                        f"{REQUIRED} or more ({', '.join(COLUMNS)}); restore the original sheet")
+    return table
+
+
+def _is_header(cells: list[object]) -> bool:
+    """A first row naming columns: onset and offset hold words, not frame numbers."""
+    return all(isinstance(cells[c], str) and as_int(cells[c]) is None
+               for c in (C_ONSET, C_OFFSET))
+
+
+def _sample_from_row(cells: list[object], coding: Path, excel_row: int, frames_root: Path,
+                     listings: dict[Path, dict[int, Path]]) -> Sample | None:
+    where = f"{coding}: row {excel_row}"
+    kind = normalise_label(cell_text(cells[C_TYPE]))
+    if kind in (MACRO, "macro"):
+        return None
+    if kind not in (MICRO, "micro"):
+        raise DataError(f"{where}: type {shown(cells[C_TYPE])} (column 8) is neither {MICRO} nor "
+                        f"{MACRO}; fix the cell")
+    number = _subject_number(cells[C_SUBJECT], where)
+    expression = cell_text(cells[C_EXPRESSION])
+    if not expression:
+        raise DataError(f"{where}: the expression name (column 2) is empty; write e.g. "
+                        "disgust1_1")
+    onset = _frame_number(cells[C_ONSET], "onset (column 3)", where)
+    offset = _frame_number(cells[C_OFFSET], "offset (column 5)", where)
+    apex = _apex_of(cells[C_APEX], where)
+    if onset > offset:
+        raise DataError(f"{where}: onset {onset} is after offset {offset}; fix the two cells")
+    emotion = cell_text(cells[C_EMOTION])
+    if normalise_label(emotion) not in EMOTIONS:
+        raise DataError(f"{where}: emotion {shown(cells[C_EMOTION])} (column 7) is not one of "
+                        f"{', '.join(EMOTIONS)}; fix the cell")
+    video_dir = _video_dir(frames_root, number, video_of(expression), where)
+    numbers, paths = frames_in_range(video_dir, FRAME_PREFIX, onset, offset, where, listings)
+    self_report = cell_text(cells[C_SELF_REPORT]) if len(cells) > C_SELF_REPORT else ""
+    return Sample(
+        dataset=DATASET,
+        subject=subject_id(number),
+        clip=expression,
+        frame_paths=paths,
+        frame_numbers=numbers,
+        fps=FPS,
+        annotated=KeyFrames(onset=onset, apex=apex, offset=offset),
+        emotion=emotion,
+        action_units=cell_text(cells[C_AUS]),
+        extra={"coding_file": coding.name, "coding_row": str(excel_row),
+               "video": video_dir.name, "self_report": self_report},
+    )
+
+
+def _video_dir(frames_root: Path, number: int, video: str, where: str) -> Path:
+    code = VIDEO_CODES.get(video)
+    if code is None:
+        raise DataError(f"{where}: video {video!r} of the expression name is not one of "
+                        f"{', '.join(VIDEO_CODES)}; fix the cell")
+    subject_dir = frames_root / subject_id(number)
+    if not subject_dir.is_dir():
+        raise DataError(f"{where}: no folder {subject_dir.name} in {frames_root}; restore it or "
+                        "delete the row")
+    pattern = re.compile(rf"^0*{number}_{code}")
+    found = sorted(p for p in subject_dir.iterdir() if p.is_dir() and pattern.match(p.name))
+    if len(found) != 1:
+        what = "no folder" if not found else "several folders"
+        raise DataError(f"{where}: {what} {number:02d}_{code}* for video {video} in "
+                        f"{subject_dir}; keep exactly one")
+    return found[0]
+
+
+def _subject_number(value: object, where: str) -> int:
+    number = as_int(value)
+    if number is None and isinstance(value, str):
+        match = re.fullmatch(r"\s*s(\d+)\s*", value, re.IGNORECASE)
+        number = int(match.group(1)) if match else None
+    if number is None:
+        raise DataError(f"{where}: subject {shown(value)} (column 1) is not a subject number; "
+                        "write e.g. 15 for s15")
+    return number
+
+
+def _frame_number(value: object, column: str, where: str) -> int:
+    number = as_int(value)
+    if number is None:
+        raise DataError(f"{where}: {column} {shown(value)} is not a frame number; write the "
+                        "frame number")
+    return number
+
+
+def _apex_of(value: object, where: str) -> int | None:
+    if is_blank(value) or (isinstance(value, str) and value.strip() == MISSING_APEX):
+        return None
+    number = as_int(value)
+    if number is None:
+        raise DataError(f"{where}: apex (column 4) {shown(value)} is not a frame number; write "
+                        "the frame number or '/'")
+    return number
+
+
+# Bumped whenever the twin generator's output changes, so cached twins are regenerated.
+TWIN_VERSION = "1"
+
+
+def _write_twin(out_dir: Path, scale: float, seed: int) -> None:
+    # imported here so that reading real data never loads the renderer
+    from mer_bench.synth.casme_sq import write_casme_sq_twin
+
+    write_casme_sq_twin(out_dir, scale=scale, seed=seed)
+
+
+CASME_SQ = DatasetSpec(
+    name=DATASET,
+    title="CAS(ME)^2",
+    folder="CAS(ME)2",
+    fps=FPS,
+    read=read_casme_sq,
+    write_twin=_write_twin,
+    twin_version=TWIN_VERSION,
+    # rawpic holds whole uncropped recordings (assumed, as is the rest of the layout)
+    face_crop=True,
+    errata=COMMON_RULES,
+)
