@@ -13,7 +13,7 @@ from typing import Literal, Mapping, Sequence
 
 import yaml
 
-from mer_bench.data.sample import Sample
+from mer_bench.data.sample import Sample, normalise_label
 from mer_bench.errors import ConfigError
 from mer_bench.registry import Registry
 
@@ -26,11 +26,6 @@ def protocols_dir() -> Path:
     """The protocol folder: ``MER_BENCH_PROTOCOLS`` or the repository's ``protocols/``."""
     override = os.environ.get("MER_BENCH_PROTOCOLS")
     return Path(override) if override else Path(__file__).resolve().parents[1] / "protocols"
-
-
-def normalise_label(label: str) -> str:
-    """Emotion labels compare case- and space-insensitively ('Others' == 'others ')."""
-    return " ".join(label.split()).lower()
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
+from mer_bench.data.native import (
+    cell_text,
+    excel_rows,
+    find_workbook,
+    frame_number,
+    numbered_frames,
+    optional_frame,
+    read_coding_sheet,
+    require_frames,
+    subject_number,
+    unique_samples,
+)
 from mer_bench.data.sample import KeyFrames, Sample
 from mer_bench.data.spec import DatasetSpec
 from mer_bench.errors import DataError
@@ -49,7 +60,7 @@ FRAME_LAYOUTS: dict[str, tuple[str, str]] = {
 
 
 def _frame_pattern(prefix: str) -> re.Pattern[str]:
-    return re.compile(rf"^{prefix}(\d+)\.jpg$", re.IGNORECASE)
+    return re.compile(rf"^{re.escape(prefix)}(?P<number>\d+)\.jpg$", re.IGNORECASE)
 
 
 def subject_id(number: int) -> str:
@@ -59,30 +70,10 @@ def subject_id(number: int) -> str:
 
 def find_coding_file(dataset_dir: Path, coding_file: Path | None = None) -> Path:
     """The one coding spreadsheet of ``dataset_dir`` (or ``coding_file``, relative to it)."""
-    if not dataset_dir.is_dir():
-        raise DataError(
-            f"{dataset_dir}: CASME II folder not found; "
-            "point --data-root at the folder holding CASME2/"
-        )
-    if coding_file is not None:
-        path = coding_file if coding_file.is_absolute() else dataset_dir / coding_file
-        if not path.is_file():
-            raise DataError(f"{path}: coding file not found; check the coding_file setting")
-        return path
-    # Excel leaves "~$name.xlsx" lock files beside an open workbook; they are not versions.
-    found = sorted(p for p in dataset_dir.glob(CODING_GLOB) if not p.name.startswith("~$"))
-    if not found:
-        raise DataError(
-            f"{dataset_dir}: no {CODING_GLOB} coding spreadsheet; copy e.g. "
-            "CASME2-coding-20190701.xlsx from the CASME II release into this folder"
-        )
-    if len(found) > 1:
-        names = ", ".join(p.name for p in found)
-        raise DataError(
-            f"{dataset_dir}: several coding spreadsheets ({names}); keep one of them "
-            "or name it with coding_file"
-        )
-    return found[0]
+    return find_workbook(
+        dataset_dir, CODING_GLOB, coding_file, title="CASME II", folder="CASME2",
+        missing=f"no {CODING_GLOB} coding spreadsheet; copy e.g. CASME2-coding-20190701.xlsx "
+                "from the CASME II release into this folder")
 
 
 def read_casme2(
@@ -92,23 +83,11 @@ def read_casme2(
     dataset_dir = Path(dataset_dir)
     coding = find_coding_file(dataset_dir, coding_file)
     frames_root, prefix, variant_name = _frames_layout(dataset_dir, variant)
-    table = _read_table(coding)
-    samples: list[Sample] = []
-    seen: dict[tuple[str, str], int] = {}
-    for index, row in table.iterrows():
-        excel_row = int(index) + 2  # header is row 1, pandas index 0 is Excel row 2
-        if all(_is_blank(value) for value in row.values):
-            continue
-        sample = _sample_from_row(row, coding, excel_row, frames_root, prefix, variant_name)
-        key = (sample.subject, sample.clip)
-        if key in seen:
-            raise DataError(
-                f"{coding}: row {excel_row}: {sample.subject}/{sample.clip} repeats "
-                f"row {seen[key]}; delete one of the two rows"
-            )
-        seen[key] = excel_row
-        samples.append(sample)
-    return sorted(samples, key=lambda s: (s.subject, s.clip))
+    table = read_coding_sheet(coding, (*REQUIRED_COLUMNS, COL_AUS), (COL_AUS,))
+    return unique_samples(
+        ((excel_row, _sample_from_row(row, coding, excel_row, frames_root, prefix, variant_name))
+         for excel_row, row in excel_rows(table)),
+        str(coding))
 
 
 def _frames_layout(dataset_dir: Path, variant: Variant) -> tuple[Path, str, str]:
@@ -133,63 +112,6 @@ def _frames_layout(dataset_dir: Path, variant: Variant) -> tuple[Path, str, str]
     return dataset_dir / folder, prefix, variant
 
 
-def _read_table(coding: Path) -> pd.DataFrame:
-    try:
-        table = pd.read_excel(coding, sheet_name=0, header=0, dtype=object, engine="openpyxl")
-    except Exception as exc:  # any parse failure is a bad file, reported as one line
-        reason = " ".join(str(exc).split())
-        raise DataError(
-            f"{coding}: cannot read the spreadsheet ({reason}); re-copy it from the release"
-        ) from None
-    by_name = {_normalise(str(c)): c for c in table.columns}
-    rename: dict[object, str] = {}
-    for name in (*REQUIRED_COLUMNS, COL_AUS):
-        column = by_name.get(_normalise(name))
-        if column is None:
-            if name in REQUIRED_COLUMNS:
-                raise DataError(
-                    f"{coding}: row 1: no {name!r} column in the header; "
-                    "restore the original header row"
-                )
-            continue
-        rename[column] = name
-    return table.rename(columns=rename)
-
-
-def _normalise(header: str) -> str:
-    return "".join(header.split()).lower()
-
-
-def _is_blank(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
-
-
-def _as_int(value: object) -> int | None:
-    """An integer cell value (int, integral float, or digits as text); None otherwise."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.0*)?\s*", value):
-        return int(float(value))
-    return None
-
-
-def _shown(value: object) -> str:
-    """A cell value as quoted in messages; blank cells say so."""
-    return "(empty)" if _is_blank(value) else repr(value)
-
-
-def _text(value: object) -> str:
-    return "" if _is_blank(value) else str(value).strip()
-
-
 def _sample_from_row(
     row: pd.Series,
     coding: Path,
@@ -199,26 +121,21 @@ def _sample_from_row(
     variant: str,
 ) -> Sample:
     where = f"{coding}: row {excel_row}"
-    subject = _subject_of(row[COL_SUBJECT], where)
-    clip = _text(row[COL_FILENAME])
+    subject = subject_id(subject_number(row[COL_SUBJECT], "sub", where, example="1 for sub01"))
+    clip = cell_text(row[COL_FILENAME])
     if not clip:
         raise DataError(f"{where}: Filename is empty; write the clip folder name (e.g. EP02_01f)")
-    onset = _frame_number(row[COL_ONSET], COL_ONSET, where)
-    offset = _frame_number(row[COL_OFFSET], COL_OFFSET, where)
-    apex = _apex_of(row[COL_APEX], where)
+    onset = frame_number(row[COL_ONSET], COL_ONSET, where)
+    offset = frame_number(row[COL_OFFSET], COL_OFFSET, where)
+    apex = optional_frame(row[COL_APEX], COL_APEX, where, missing={MISSING_APEX},
+                          advice="write the frame number or '/'")
     if onset > offset:
         raise DataError(
             f"{where}: OnsetFrame {onset} is after OffsetFrame {offset}; fix the two cells"
         )
     clip_dir = frames_root / subject / clip
-    numbers, paths = _frames_of(clip_dir, prefix, where)
-    present = set(numbers)
-    for name, number in ((COL_ONSET, onset), (COL_OFFSET, offset)):
-        if number not in present:
-            raise DataError(
-                f"{where}: {name} {number} has no frame in {clip_dir} "
-                f"(frames {numbers[0]}..{numbers[-1]}); fix the cell or restore the frame"
-            )
+    numbers, paths = numbered_frames(clip_dir, _frame_pattern(prefix), where, f"{prefix}<N>.jpg")
+    require_frames(numbers, ((COL_ONSET, onset), (COL_OFFSET, offset)), clip_dir, where)
     return Sample(
         dataset="casme2",
         subject=subject,
@@ -227,68 +144,10 @@ def _sample_from_row(
         frame_numbers=numbers,
         fps=FPS,
         annotated=KeyFrames(onset=onset, apex=apex, offset=offset),
-        emotion=_text(row[COL_EMOTION]),
-        action_units=_text(row[COL_AUS]) if COL_AUS in row.index else "",
+        emotion=cell_text(row[COL_EMOTION]),
+        action_units=cell_text(row.get(COL_AUS)),
         extra={"coding_file": coding.name, "coding_row": str(excel_row), "variant": variant},
     )
-
-
-def _subject_of(value: object, where: str) -> str:
-    number = _as_int(value)
-    if number is None and isinstance(value, str):
-        match = re.fullmatch(r"\s*sub(\d+)\s*", value, re.IGNORECASE)
-        number = int(match.group(1)) if match else None
-    if number is None or number < 1:
-        raise DataError(
-            f"{where}: Subject {_shown(value)} is not a subject number; write e.g. 1 for sub01"
-        )
-    return subject_id(number)
-
-
-def _frame_number(value: object, column: str, where: str) -> int:
-    number = _as_int(value)
-    if number is None:
-        raise DataError(
-            f"{where}: {column} {_shown(value)} is not a frame number; write the frame number"
-        )
-    return number
-
-
-def _apex_of(value: object, where: str) -> int | None:
-    if isinstance(value, str) and value.strip() == MISSING_APEX:
-        return None
-    number = _as_int(value)
-    if number is None:
-        raise DataError(
-            f"{where}: ApexFrame {_shown(value)} is not a frame number; "
-            "write the frame number or '/'"
-        )
-    return number
-
-
-def _frames_of(clip_dir: Path, prefix: str, where: str) -> tuple[tuple[int, ...], tuple[Path, ...]]:
-    """Frame numbers and paths of one clip folder, in numeric order (img9 before img10)."""
-    pattern = _frame_pattern(prefix)
-    if not clip_dir.is_dir():
-        raise DataError(f"{where}: clip folder {clip_dir} not found; restore it or delete the row")
-    by_number: dict[int, Path] = {}
-    for path in clip_dir.iterdir():
-        match = pattern.match(path.name)
-        if not match:
-            continue
-        number = int(match.group(1))
-        if number in by_number:
-            raise DataError(
-                f"{where}: {path.name} and {by_number[number].name} in {clip_dir} are both frame "
-                f"{number}; delete one"
-            )
-        by_number[number] = path
-    if not by_number:
-        raise DataError(
-            f"{where}: clip folder {clip_dir} has no {prefix}<N>.jpg frames; restore the frames"
-        )
-    numbers = tuple(sorted(by_number))
-    return numbers, tuple(by_number[n] for n in numbers)
 
 
 # Bumped whenever the twin generator's output changes, so cached twins are regenerated.

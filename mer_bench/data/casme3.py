@@ -24,10 +24,8 @@ Layout of the release (Part A, RGB; the ``depth/`` folders beside ``color/`` are
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
@@ -37,7 +35,23 @@ from mer_bench.data.errata import (
     MISSING_APEX_MIDPOINT,
     ErratumRule,
 )
-from mer_bench.data.sample import KeyFrames, Sample
+from mer_bench.data.native import (
+    bounded_dirs,
+    cell_text,
+    excel_rows,
+    frame_number,
+    frames_in_range,
+    given_file,
+    one_workbook,
+    optional_frame,
+    prefixed_number,
+    read_sheets,
+    rename_columns,
+    require_dataset_dir,
+    shown,
+    unique_samples,
+)
+from mer_bench.data.sample import KeyFrames, Sample, normalise_label
 from mer_bench.data.spec import DatasetSpec
 from mer_bench.errors import DataError
 
@@ -79,133 +93,20 @@ def clip_id(video: str, onset: int) -> str:
     return f"{video}_{onset}"
 
 
-# --- cell helpers (the same jobs as the private helpers of casme2.py; candidates for sharing) ----
-
-
-def is_blank(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
-
-
-def as_int(value: object) -> int | None:
-    """An integer cell (int, integral float, or digits as text); None for anything else."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.0*)?\s*", value):
-        return int(float(value))
-    return None
-
-
-def shown(value: object) -> str:
-    """A cell as quoted in messages; blank cells say so."""
-    return "(empty)" if is_blank(value) else repr(value)
-
-
-def cell_text(value: object) -> str:
-    """A cell as text: stripped, integral numbers without '.0' (an AU written as the number 4)."""
-    if is_blank(value):
-        return ""
-    number = as_int(value) if isinstance(value, float) else None
-    return str(number) if number is not None else str(value).strip()
-
-
-def normalise_header(header: object) -> str:
-    return "".join(str(header).split()).lower()
-
-
-def normalise_label(label: str) -> str:
-    return " ".join(label.split()).lower()
-
-
-def frames_in_range(video_dir: Path, prefix: str, first: int, last: int, where: str,
-                    listings: dict[Path, dict[int, Path]]
-                    ) -> tuple[tuple[int, ...], tuple[Path, ...]]:
-    """Frames ``first..last`` of a long video folder holding ``<prefix><N>.jpg``, in numeric order.
-
-    A whole video has thousands of frames and a clip a few dozen, so each frame is looked up by
-    name; a folder is listed (once per read, in ``listings``) only when a name is not found, which
-    covers zero-padded copies. A frame missing inside the range is an error naming it.
-    """
-    numbers = tuple(range(first, last + 1))
-    paths = []
-    for number in numbers:
-        path = video_dir / f"{prefix}{number}.jpg"
-        if not path.is_file():
-            path = _listed_frames(video_dir, prefix, listings).get(number)
-        if path is None:
-            raise DataError(
-                f"{where}: frame {number} of the clip {first}..{last} is missing from "
-                f"{video_dir}; restore the frame or fix the row"
-            )
-        paths.append(path)
-    return numbers, tuple(paths)
-
-
-def _listed_frames(video_dir: Path, prefix: str,
-                   listings: dict[Path, dict[int, Path]]) -> dict[int, Path]:
-    if video_dir not in listings:
-        pattern = re.compile(rf"^{re.escape(prefix)}0*(\d+)\.jpg$", re.IGNORECASE)
-        found: dict[int, Path] = {}
-        for path in sorted(video_dir.iterdir()):
-            match = pattern.match(path.name)
-            if match:
-                found.setdefault(int(match.group(1)), path)
-        listings[video_dir] = found
-    return listings[video_dir]
-
-
-def bounded_dirs(root: Path, max_depth: int, *, skip: re.Pattern[str] | None = None
-                 ) -> Iterator[tuple[int, Path]]:
-    """(depth, folder) breadth first, ``root`` at depth 0, never below ``max_depth``.
-
-    Hidden folders and folders whose name matches ``skip`` (frame folders with thousands of files)
-    are yielded but not entered.
-    """
-    level = [root]
-    for depth in range(max_depth + 1):
-        following = []
-        for folder in level:
-            yield depth, folder
-            if depth == max_depth or (skip is not None and skip.match(folder.name)):
-                continue
-            try:
-                children = sorted(p for p in folder.iterdir() if p.is_dir())
-            except OSError:
-                continue
-            following += [c for c in children if not c.name.startswith(".")]
-        level = following
-
-
 # --- finding the workbook and the frames ----------------------------------------------------------
 
 
 def find_label_file(dataset_dir: Path, label_file: Path | None = None) -> Path:
     """The one v2-style label workbook under ``dataset_dir`` (or ``label_file``, relative to it)."""
-    if not dataset_dir.is_dir():
-        raise DataError(f"{dataset_dir}: CAS(ME)^3 folder not found; point --data-root at the "
-                        "folder holding CAS(ME)3/")
+    require_dataset_dir(dataset_dir, "CAS(ME)^3", "CAS(ME)3")
     if label_file is not None:
-        path = label_file if label_file.is_absolute() else dataset_dir / label_file
-        if not path.is_file():
-            raise DataError(f"{path}: label file not found; check the label_file setting")
-        return path
+        return given_file(dataset_dir, label_file, "label_file")
     found = [path for _, folder in bounded_dirs(dataset_dir, SEARCH_DEPTH, skip=SUBJECT_DIR)
-             for path in sorted(folder.glob(LABEL_GLOB)) if not path.name.startswith("~$")]
-    if not found:
-        raise DataError(f"{dataset_dir}: no {LABEL_GLOB} within {SEARCH_DEPTH} folder levels; copy "
-                        f"{LABEL_FILE_V2} from the CAS(ME)^3 release (part_A/annotation/) here")
-    if len(found) > 1:
-        names = ", ".join(str(p.relative_to(dataset_dir)) for p in found)
-        raise DataError(f"{dataset_dir}: several label workbooks ({names}); keep one of them or "
-                        "name it with label_file")
-    return found[0]
+             for path in sorted(folder.glob(LABEL_GLOB))]
+    return one_workbook(
+        dataset_dir, found, several="label workbooks", setting="label_file",
+        missing=f"no {LABEL_GLOB} within {SEARCH_DEPTH} folder levels; copy {LABEL_FILE_V2} "
+                "from the CAS(ME)^3 release (part_A/annotation/) here")
 
 
 def find_frames_root(dataset_dir: Path, frames_dir: Path | None = None) -> Path:
@@ -244,43 +145,22 @@ def read_casme3(dataset_dir: Path, *, label_file: Path | None = None,
     frames_root = find_frames_root(dataset_dir, frames_dir)
     table = _read_table(label)
     listings: dict[Path, dict[int, Path]] = {}
-    samples: list[Sample] = []
-    seen: dict[tuple[str, str], int] = {}
-    for index, row in table.iterrows():
-        excel_row = int(index) + 2  # the header is row 1
-        if all(is_blank(value) for value in row.values):
-            continue
-        sample = _sample_from_row(row, label, excel_row, frames_root, listings)
-        key = (sample.subject, sample.clip)
-        if key in seen:
-            raise DataError(f"{label}: row {excel_row}: {sample.subject} video "
-                            f"{sample.extra['video']} onset {sample.annotated.onset} repeats row "
-                            f"{seen[key]}; delete one of the two rows")
-        seen[key] = excel_row
-        samples.append(sample)
-    return sorted(samples, key=lambda s: (s.subject, s.clip))
+    return unique_samples(
+        ((excel_row, _sample_from_row(row, label, excel_row, frames_root, listings))
+         for excel_row, row in excel_rows(table)),
+        str(label), describe=_video_and_onset)
+
+
+def _video_and_onset(sample: Sample) -> str:
+    return f"{sample.subject} video {sample.extra['video']} onset {sample.annotated.onset}"
 
 
 def _read_table(label: Path) -> pd.DataFrame:
-    try:
-        sheets = pd.ExcelFile(label, engine="openpyxl").sheet_names
-        sheet = LABEL_SHEET if LABEL_SHEET in sheets else sheets[0]
-        table = pd.read_excel(label, sheet_name=sheet, header=0, dtype=object, engine="openpyxl")
-    except Exception as exc:  # any parse failure is a bad file, reported as one line
-        reason = " ".join(str(exc).split())
-        raise DataError(f"{label}: cannot read the workbook ({reason}); re-copy it from the "
-                        "release") from None
-    by_name = {normalise_header(c): c for c in table.columns}
-    rename: dict[object, str] = {}
-    for name in HEADER:
-        column = by_name.get(normalise_header(name))
-        if column is None:
-            if name in REQUIRED_COLUMNS:
-                raise DataError(f"{label}: row 1: no {name!r} column in the header of sheet "
-                                f"{sheet!r}; restore the original header row")
-            continue
-        rename[column] = name
-    return table.rename(columns=rename)
+    """The ``label`` sheet (else the first), its columns renamed to the canonical names."""
+    sheets = read_sheets(label, header=0, noun="workbook")
+    sheet = LABEL_SHEET if LABEL_SHEET in sheets else next(iter(sheets))
+    return rename_columns(sheets[sheet], HEADER, REQUIRED_COLUMNS, f"{label}: row 1",
+                          header=f"the header of sheet {sheet!r}")
 
 
 def _sample_from_row(row: pd.Series, label: Path, excel_row: int, frames_root: Path,
@@ -290,9 +170,10 @@ def _sample_from_row(row: pd.Series, label: Path, excel_row: int, frames_root: P
     video = cell_text(row[COL_FILENAME])
     if not video:
         raise DataError(f"{where}: Filename is empty; write the video letter (e.g. b)")
-    onset = _frame_number(row[COL_ONSET], COL_ONSET, where)
-    offset = _frame_number(row[COL_OFFSET], COL_OFFSET, where)
-    apex = _apex_of(row[COL_APEX], where)
+    onset = frame_number(row[COL_ONSET], COL_ONSET, where)
+    offset = frame_number(row[COL_OFFSET], COL_OFFSET, where)
+    apex = optional_frame(row[COL_APEX], COL_APEX, where, missing={"", MISSING_APEX},
+                          advice="write the frame number or '/'")
     if onset > offset:
         raise DataError(f"{where}: Onset {onset} is after Offset {offset}; fix the two cells")
     emotion = _emotion_of(row[COL_EMOTION], where)
@@ -323,31 +204,10 @@ def _sample_from_row(row: pd.Series, label: Path, excel_row: int, frames_root: P
 
 
 def _subject_of(value: object, where: str) -> str:
-    number = as_int(value)
-    if number is None and isinstance(value, str):
-        match = re.fullmatch(r"\s*spNO\.?\s*(\d+)\s*", value, re.IGNORECASE)
-        number = int(match.group(1)) if match else None
-    if number is None:
+    number = prefixed_number(value, r"spNO\.?\s*")
+    if number is None or number < 0:
         raise DataError(f"{where}: Subject {shown(value)} is not a subject id; write e.g. spNO.1")
     return subject_id(number)
-
-
-def _frame_number(value: object, column: str, where: str) -> int:
-    number = as_int(value)
-    if number is None:
-        raise DataError(f"{where}: {column} {shown(value)} is not a frame number; write the "
-                        "frame number")
-    return number
-
-
-def _apex_of(value: object, where: str) -> int | None:
-    if is_blank(value) or (isinstance(value, str) and value.strip() == MISSING_APEX):
-        return None
-    number = as_int(value)
-    if number is None:
-        raise DataError(f"{where}: Apex {shown(value)} is not a frame number; write the frame "
-                        "number or '/'")
-    return number
 
 
 def _emotion_of(value: object, where: str) -> str:

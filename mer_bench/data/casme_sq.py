@@ -22,19 +22,25 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
-from mer_bench.data.casme3 import (
+from mer_bench.data.errata import COMMON_RULES
+from mer_bench.data.native import (
     as_int,
     cell_text,
+    excel_rows,
+    find_workbook,
+    frame_number,
     frames_in_range,
-    is_blank,
-    normalise_label,
+    optional_frame,
+    prefixed_number,
+    read_sheet,
     shown,
+    unique_samples,
 )
-from mer_bench.data.errata import COMMON_RULES
-from mer_bench.data.sample import KeyFrames, Sample
+from mer_bench.data.sample import KeyFrames, Sample, normalise_label
 from mer_bench.data.spec import DatasetSpec
 from mer_bench.errors import DataError
 
@@ -83,23 +89,11 @@ def video_of(expression: str) -> str:
 
 def find_coding_file(dataset_dir: Path, coding_file: Path | None = None) -> Path:
     """The one code_final workbook of ``dataset_dir`` (or ``coding_file``, relative to it)."""
-    if not dataset_dir.is_dir():
-        raise DataError(f"{dataset_dir}: CAS(ME)^2 folder not found; point --data-root at the "
-                        "folder holding CAS(ME)2/")
-    if coding_file is not None:
-        path = coding_file if coding_file.is_absolute() else dataset_dir / coding_file
-        if not path.is_file():
-            raise DataError(f"{path}: coding file not found; check the coding_file setting")
-        return path
-    found = sorted(p for p in dataset_dir.glob(CODING_GLOB) if not p.name.startswith("~$"))
-    if not found:
-        raise DataError(f"{dataset_dir}: no {CODING_GLOB} workbook; copy the CAS(ME)^2 code_final "
-                        "workbook into this folder")
-    if len(found) > 1:
-        names = ", ".join(p.name for p in found)
-        raise DataError(f"{dataset_dir}: several code_final workbooks ({names}); keep one of them "
-                        "or name it with coding_file")
-    return found[0]
+    return find_workbook(
+        dataset_dir, CODING_GLOB, coding_file, title="CAS(ME)^2", folder="CAS(ME)2",
+        several="code_final workbooks",
+        missing=f"no {CODING_GLOB} workbook; copy the CAS(ME)^2 code_final workbook into this "
+                "folder")
 
 
 def read_casme_sq(dataset_dir: Path, *, coding_file: Path | None = None) -> list[Sample]:
@@ -110,33 +104,24 @@ def read_casme_sq(dataset_dir: Path, *, coding_file: Path | None = None) -> list
     if not frames_root.is_dir():
         raise DataError(f"{frames_root}: folder not found; unpack the CAS(ME)^2 rawpic frames here")
     table = _read_table(coding)
+    return unique_samples(_micro_samples(table, coding, frames_root), str(coding))
+
+
+def _micro_samples(table: pd.DataFrame, coding: Path, frames_root: Path
+                   ) -> Iterator[tuple[int, Sample]]:
+    """(Excel row, sample) of every micro-expression row; blank, header and macro rows are not."""
     listings: dict[Path, dict[int, Path]] = {}
-    samples: list[Sample] = []
-    seen: dict[tuple[str, str], int] = {}
-    for index, row in table.iterrows():
-        excel_row = int(index) + 1  # no header: pandas row 0 is Excel row 1
+    for excel_row, row in excel_rows(table, first_row=1):  # no header: pandas row 0 is Excel row 1
         cells = list(row.values)
-        if all(is_blank(value) for value in cells) or (excel_row == 1 and _is_header(cells)):
+        if excel_row == 1 and _is_header(cells):
             continue
         sample = _sample_from_row(cells, coding, excel_row, frames_root, listings)
-        if sample is None:
-            continue
-        key = (sample.subject, sample.clip)
-        if key in seen:
-            raise DataError(f"{coding}: row {excel_row}: {sample.subject}/{sample.clip} repeats "
-                            f"row {seen[key]}; delete one of the two rows")
-        seen[key] = excel_row
-        samples.append(sample)
-    return sorted(samples, key=lambda s: (s.subject, s.clip))
+        if sample is not None:
+            yield excel_row, sample
 
 
 def _read_table(coding: Path) -> pd.DataFrame:
-    try:
-        table = pd.read_excel(coding, sheet_name=0, header=None, dtype=object, engine="openpyxl")
-    except Exception as exc:  # any parse failure is a bad file, reported as one line
-        reason = " ".join(str(exc).split())
-        raise DataError(f"{coding}: cannot read the workbook ({reason}); re-copy it from the "
-                        "release") from None
+    table = read_sheet(coding, header=None, noun="workbook")
     if table.shape[1] < REQUIRED:
         raise DataError(f"{coding}: row 1: the first sheet has {table.shape[1]} columns, expected "
                         f"{REQUIRED} or more ({', '.join(COLUMNS)}); restore the original sheet")
@@ -163,9 +148,10 @@ def _sample_from_row(cells: list[object], coding: Path, excel_row: int, frames_r
     if not expression:
         raise DataError(f"{where}: the expression name (column 2) is empty; write e.g. "
                         "disgust1_1")
-    onset = _frame_number(cells[C_ONSET], "onset (column 3)", where)
-    offset = _frame_number(cells[C_OFFSET], "offset (column 5)", where)
-    apex = _apex_of(cells[C_APEX], where)
+    onset = frame_number(cells[C_ONSET], "onset (column 3)", where)
+    offset = frame_number(cells[C_OFFSET], "offset (column 5)", where)
+    apex = optional_frame(cells[C_APEX], "apex (column 4)", where, missing={"", MISSING_APEX},
+                          advice="write the frame number or '/'")
     if onset > offset:
         raise DataError(f"{where}: onset {onset} is after offset {offset}; fix the two cells")
     emotion = cell_text(cells[C_EMOTION])
@@ -209,31 +195,10 @@ def _video_dir(frames_root: Path, number: int, video: str, where: str) -> Path:
 
 
 def _subject_number(value: object, where: str) -> int:
-    number = as_int(value)
-    if number is None and isinstance(value, str):
-        match = re.fullmatch(r"\s*s(\d+)\s*", value, re.IGNORECASE)
-        number = int(match.group(1)) if match else None
-    if number is None:
+    number = prefixed_number(value, "s")
+    if number is None or number < 0:
         raise DataError(f"{where}: subject {shown(value)} (column 1) is not a subject number; "
                         "write e.g. 15 for s15")
-    return number
-
-
-def _frame_number(value: object, column: str, where: str) -> int:
-    number = as_int(value)
-    if number is None:
-        raise DataError(f"{where}: {column} {shown(value)} is not a frame number; write the "
-                        "frame number")
-    return number
-
-
-def _apex_of(value: object, where: str) -> int | None:
-    if is_blank(value) or (isinstance(value, str) and value.strip() == MISSING_APEX):
-        return None
-    number = as_int(value)
-    if number is None:
-        raise DataError(f"{where}: apex (column 4) {shown(value)} is not a frame number; write "
-                        "the frame number or '/'")
     return number
 
 

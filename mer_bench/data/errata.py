@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from mer_bench.data.sample import KeyFrames, Sample
+from mer_bench.data.sample import KeyFrames, Sample, normalise_label
 
 Fix = Callable[[Sample], "tuple[Sample, str] | None"]
 
@@ -66,8 +66,18 @@ def _apex_outside_clamped(sample: Sample) -> tuple[Sample, str] | None:
     return fixed, f"apex {kf.apex} outside onset..offset {kf.onset}..{kf.offset}; clamped to {apex}"
 
 
+def offset_to_last_frame(sample: Sample) -> tuple[Sample, str] | None:
+    """An offset after the clip's last frame becomes the last frame (a fix for a dataset's rule)."""
+    kf = sample.annotated
+    last = sample.frame_numbers[-1]
+    if kf.offset <= last:
+        return None
+    fixed = dataclasses.replace(sample, annotated=KeyFrames(kf.onset, kf.apex, last))
+    return fixed, f"offset {kf.offset} past the clip's last frame; set to {last}"
+
+
 def _label_spelling(sample: Sample) -> tuple[Sample, str] | None:
-    canonical = " ".join(sample.emotion.split()).lower()
+    canonical = normalise_label(sample.emotion)
     if canonical == sample.emotion:
         return None
     return (dataclasses.replace(sample, emotion=canonical),

@@ -6,19 +6,22 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from mer_bench.data.sample import KeyFrames, Sample
-from mer_bench.data.samm import (
+from mer_bench.data.native import (
     as_int,
     cell_text,
     check_key_frames,
     find_header_row,
     find_workbook,
+    frame_number,
     is_blank,
     locate_columns,
     numbered_frames,
     read_sheets,
+    rows_below_header,
     shown,
+    unique_samples,
 )
+from mer_bench.data.sample import KeyFrames, Sample
 from mer_bench.data.spec import DatasetSpec
 from mer_bench.errors import DataError
 
@@ -52,7 +55,7 @@ FRAME_FOLDERS: dict[str, str] = {"raw": "gray_micro", "cropped": "gray_micro_cro
 # Frame files are assumed to be named by their frame number (<n>.jpg); since the release's naming
 # is not documented here, any prefix ending in a non-digit (img_0046.jpg, S01_046.jpg) and
 # .png / .bmp are accepted too: the trailing digits are the frame number.
-FRAME_PATTERN = re.compile(r"^(?:.*\D)?(\d+)\.(?:jpe?g|png|bmp)$", re.IGNORECASE)
+FRAME_PATTERN = re.compile(r"^(?:.*\D)?(?P<number>\d+)\.(?:jpe?g|png|bmp)$", re.IGNORECASE)
 # An Emotion cell naming several categories ('Negative+Surprise') must match several one-hot 1s.
 _CATEGORY_SPLIT = re.compile(r"\s*[+,/&]\s*")
 
@@ -61,33 +64,25 @@ def read_fourdme(dataset_dir: Path, *, variant: Variant = "auto",
                  coding_file: Path | None = None) -> list[Sample]:
     """Samples of a 4DME folder, sorted by (subject, clip); frames sorted by frame number."""
     dataset_dir = Path(dataset_dir)
-    coding = find_workbook(dataset_dir, CODING_GLOB, coding_file, "4DME", CODING_FILE)
+    coding = find_workbook(
+        dataset_dir, CODING_GLOB, coding_file, title="4DME", folder=dataset_dir.name,
+        missing=f"no {CODING_GLOB} coding spreadsheet; copy {CODING_FILE} from the 4DME release "
+                "into this folder")
     frames_root, variant_name = _frames_layout(dataset_dir, variant)
-    sheet, cells = next(iter(read_sheets(coding).items()))
+    cells = next(iter(read_sheets(coding).values()))
     header_index = find_header_row(cells, (COL_SUBJECT, COL_CLIP), HEADER_SEARCH_ROWS)
     if header_index is None:
         raise DataError(f"{coding}: row 1: no header row with 'sub_ID' and 'fold_name'; "
                         "restore the original header row")
     columns = locate_columns(cells.iloc[header_index].values, HEADER, REQUIRED_COLUMNS,
                              f"{coding}: row {header_index + 1}")
-    samples: list[Sample] = []
-    seen: dict[tuple[str, str], int] = {}
-    for index in range(header_index + 1, len(cells)):
-        row = {name: cells.iat[index, position] for name, position in columns.items()}
-        if is_blank(row[COL_SUBJECT]) and is_blank(row[COL_CLIP]):
-            continue
-        excel_row = index + 1
-        where = f"{coding}: row {excel_row}"
-        sample = _sample_from_row(row, where, frames_root,
-                                  {"coding_file": coding.name, "coding_row": str(excel_row),
-                                   "variant": variant_name})
-        key = (sample.subject, sample.clip)
-        if key in seen:
-            raise DataError(f"{where}: {sample.subject}/{sample.clip} repeats row {seen[key]}; "
-                            "delete one of the two rows")
-        seen[key] = excel_row
-        samples.append(sample)
-    return sorted(samples, key=lambda s: (s.subject, s.clip))
+    rows = rows_below_header(cells, header_index, columns, (COL_SUBJECT, COL_CLIP))
+    return unique_samples(
+        ((excel_row, _sample_from_row(row, f"{coding}: row {excel_row}", frames_root,
+                                      {"coding_file": coding.name, "coding_row": str(excel_row),
+                                       "variant": variant_name}))
+         for excel_row, row in rows),
+        str(coding))
 
 
 def _frames_layout(dataset_dir: Path, variant: Variant) -> tuple[Path, str]:
@@ -113,9 +108,9 @@ def _sample_from_row(row: dict[str, object], where: str, frames_root: Path,
     if not subject or not clip:
         empty = COL_SUBJECT if not subject else COL_CLIP
         raise DataError(f"{where}: {empty} is empty; write the folder name under gray_micro/")
-    onset = _frame_number(row[COL_ONSET], COL_ONSET, where)
-    apex = _frame_number(row[COL_APEX], COL_APEX, where)
-    offset = _frame_number(row[COL_OFFSET], COL_OFFSET, where)
+    onset = frame_number(row[COL_ONSET], COL_ONSET, where)
+    apex = frame_number(row[COL_APEX], COL_APEX, where)
+    offset = frame_number(row[COL_OFFSET], COL_OFFSET, where)
     if onset > offset:
         raise DataError(f"{where}: {COL_ONSET} {onset} is after {COL_OFFSET} {offset}; "
                         "fix the two cells")
@@ -138,14 +133,6 @@ def _sample_from_row(row: dict[str, object], where: str, frames_root: Path,
         action_units=cell_text(row.get(COL_AUS)),
         extra=extra,
     )
-
-
-def _frame_number(value: object, column: str, where: str) -> int:
-    number = as_int(value)
-    if number is None or number < 0:
-        raise DataError(f"{where}: {column} {shown(value)} is not a frame number; "
-                        "write the frame number")
-    return number
 
 
 def _emotion_of(row: dict[str, object], where: str) -> str:

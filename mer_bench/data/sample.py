@@ -7,6 +7,11 @@ from pathlib import Path
 from typing import Mapping
 
 
+def normalise_label(label: str) -> str:
+    """Emotion labels compare case- and space-insensitively ('Others' == 'others ')."""
+    return " ".join(label.split()).lower()
+
+
 @dataclass(frozen=True)
 class KeyFrames:
     """Onset / apex / offset as the dataset's own frame numbers (not list indices).

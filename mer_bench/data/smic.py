@@ -23,10 +23,20 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from mer_bench.data.casme import excel_rows, numbered_frames, read_coding_sheet
-from mer_bench.data.casme2 import _as_int, _shown, _text
 from mer_bench.data.errata import LABEL_SPELLING
-from mer_bench.data.sample import KeyFrames, Sample
+from mer_bench.data.native import (
+    cell_text,
+    excel_rows,
+    frame_number,
+    given_file,
+    numbered_frames,
+    prefixed_number,
+    read_coding_sheet,
+    require_dataset_dir,
+    require_frames,
+    shown,
+)
+from mer_bench.data.sample import KeyFrames, Sample, normalise_label
 from mer_bench.data.spec import DatasetSpec
 from mer_bench.errors import DataError
 
@@ -82,7 +92,8 @@ def read_smic(dataset_dir: Path, camera: Camera = "HS", *,
             extra["keyframes_from"] = "folder"
         else:
             onset, offset, excel_row = keyframes[(subject, clip)]
-            _check_in_folder(onset, offset, numbers, clip_dir, f"{sheet}: row {excel_row}")
+            require_frames(numbers, (("onset", onset), ("offset", offset)), clip_dir,
+                           f"{sheet}: row {excel_row}", advice="fix the cell")
             extra.update(keyframes_from=sheet.name, annotation_row=str(excel_row))
         samples.append(Sample(
             dataset=dataset_name(camera),
@@ -99,9 +110,7 @@ def read_smic(dataset_dir: Path, camera: Camera = "HS", *,
 
 
 def _camera_root(dataset_dir: Path, camera: str) -> Path:
-    if not dataset_dir.is_dir():
-        raise DataError(f"{dataset_dir}: SMIC folder not found; "
-                        "point --data-root at the folder holding SMIC/")
+    require_dataset_dir(dataset_dir, "SMIC", "SMIC")
     root = dataset_dir / CROPPED_FOLDER / camera
     if root.is_dir():
         return root
@@ -131,7 +140,7 @@ def _clip_folders(root: Path) -> dict[tuple[str, str], tuple[str, Path]]:
             continue  # recorded subjects without a micro-expression have no micro/ folder
         for emotion_dir in sorted(p for p in micro.iterdir() if p.is_dir()):
             emotion = emotion_dir.name
-            if " ".join(emotion.split()).lower() not in EMOTIONS:
+            if normalise_label(emotion) not in EMOTIONS:
                 raise DataError(f"{emotion_dir}: {emotion!r} is not a SMIC emotion folder "
                                 f"({', '.join(EMOTIONS)}); rename or remove it")
             for clip_dir in sorted(p for p in emotion_dir.iterdir() if p.is_dir()):
@@ -148,11 +157,7 @@ def _clip_folders(root: Path) -> dict[tuple[str, str], tuple[str, Path]]:
 
 def _find_sheet(dataset_dir: Path, camera: str, annotation_file: Path | None) -> Path | None:
     if annotation_file is not None:
-        path = annotation_file if annotation_file.is_absolute() else dataset_dir / annotation_file
-        if not path.is_file():
-            raise DataError(f"{path}: annotation file not found; "
-                            "check the annotation_file setting")
-        return path
+        return given_file(dataset_dir, annotation_file, "annotation_file")
     names = [f"{dataset_name(camera)}.xlsx"] + ([MEB_SHEET] if camera == "HS" else [])
     found = [dataset_dir / name for name in names if (dataset_dir / name).is_file()]
     if len(found) > 1:
@@ -169,22 +174,21 @@ def _sheet_keyframes(sheet: Path, clips: dict[tuple[str, str], tuple[str, Path]]
     for excel_row, row in excel_rows(table):
         where = f"{sheet}: row {excel_row}"
         subject = _sheet_subject(row[SHEET_SUBJECT], where)
-        clip = _text(row[SHEET_CLIP])
+        clip = cell_text(row[SHEET_CLIP])
         if (subject, clip) not in clips:
             raise DataError(f"{where}: no clip folder {subject}/{clip} under micro/; "
                             "fix the row or restore the folder")
         if (subject, clip) in rows:
             raise DataError(f"{where}: {subject}/{clip} repeats row {rows[(subject, clip)][2]}; "
                             "delete one of the two rows")
-        onset, offset = (_sheet_frame(row[c], c, where) for c in (SHEET_ONSET, SHEET_OFFSET))
+        onset, offset = (frame_number(row[c], c, where) for c in (SHEET_ONSET, SHEET_OFFSET))
         if onset > offset:
             raise DataError(f"{where}: onset {onset} is after offset {offset}; fix the two cells")
         folder_emotion = clips[(subject, clip)][0]
-        if SHEET_EMOTION in row.index and _text(row[SHEET_EMOTION]):
-            written = " ".join(_text(row[SHEET_EMOTION]).split()).lower()
-            if written != " ".join(folder_emotion.split()).lower():
-                raise DataError(f"{where}: emotion {written!r} disagrees with the clip's folder "
-                                f"{folder_emotion!r}; fix the cell or move the clip")
+        written = normalise_label(cell_text(row.get(SHEET_EMOTION)))
+        if written and written != normalise_label(folder_emotion):
+            raise DataError(f"{where}: emotion {written!r} disagrees with the clip's folder "
+                            f"{folder_emotion!r}; fix the cell or move the clip")
         rows[(subject, clip)] = (onset, offset, excel_row)
     unlisted = sorted(set(clips) - set(rows))
     if unlisted:
@@ -196,30 +200,10 @@ def _sheet_keyframes(sheet: Path, clips: dict[tuple[str, str], tuple[str, Path]]
 
 
 def _sheet_subject(value: object, where: str) -> str:
-    number = _as_int(value)
-    if number is None and isinstance(value, str):
-        match = SUBJECT_FOLDER.match(value.strip())
-        number = int(match.group(1)) if match else None
+    number = prefixed_number(value, "s")
     if number is None or number < 1:
-        raise DataError(f"{where}: subject {_shown(value)} is not a subject; write e.g. 1 or s1")
+        raise DataError(f"{where}: subject {shown(value)} is not a subject; write e.g. 1 or s1")
     return subject_id(number)
-
-
-def _sheet_frame(value: object, column: str, where: str) -> int:
-    number = _as_int(value)
-    if number is None:
-        raise DataError(f"{where}: {column} {_shown(value)} is not a frame number; "
-                        "write the frame number")
-    return number
-
-
-def _check_in_folder(onset: int, offset: int, numbers: tuple[int, ...], clip_dir: Path,
-                     where: str) -> None:
-    present = set(numbers)
-    for name, number in (("onset", onset), ("offset", offset)):
-        if number not in present:
-            raise DataError(f"{where}: {name} {number} has no frame in {clip_dir} "
-                            f"(frames {numbers[0]}..{numbers[-1]}); fix the cell")
 
 
 def read_smic_hs(dataset_dir: Path) -> list[Sample]:
