@@ -54,7 +54,7 @@ def make_result(keyframes: str, seed: int, *, model: str = "ststnet", selection:
         git_commit="c" * 40,
         wall_time_s=2.0,
         started_at="2026-01-01T00:00:00+00:00",
-        data_source="twin:casme2",
+        data_source="twin:casme2:v2:scale=1:seed=0",
     )
 
 
@@ -70,9 +70,11 @@ def _seed_mean(results: list[JobResult], keyframes: str, attribute: str) -> floa
 
 def test_every_leaderboard_number_traces_to_the_records(results: list[JobResult]) -> None:
     table = leaderboard_table(results)
-    assert list(table.columns[:10]) == [
-        "protocol", "protocol_version", "model", "keyframes", "selection", "seeds", "acc", "uf1", "uar", "params",
+    assert list(table.columns[:11]) == [
+        "protocol", "protocol_version", "data", "model", "keyframes", "selection", "seeds", "acc", "uf1",
+        "uar", "params",
     ]
+    assert set(table["data"]) == {"twin x1"}
     assert "flops" not in table.columns
     assert list(table["keyframes"]) == ["gamdss", "annotated"], "sorted by UF1, best first"
     for row in table.itertuples():
@@ -161,3 +163,11 @@ def test_records_disagreeing_on_protocol_data_are_refused(results: list[JobResul
         leaderboard_table(results)
     with pytest.raises(MerBenchError, match="different protocol data"):
         compare_table(results)
+
+
+def test_data_label_names_twin_scales_and_real_data() -> None:
+    from mer_bench.report.leaderboard import data_label
+
+    assert data_label("twin:casme2:v2:scale=0.15:seed=0") == "twin x0.15"
+    assert data_label("twin:smic-hs:v1:scale=1:seed=0 + twin:casme2:v2:scale=1:seed=0") == "twin x1"
+    assert data_label("data:casme2:/data/CASME2") == "real"
