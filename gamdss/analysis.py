@@ -14,28 +14,39 @@ KEY_FRAMES = ("onset", "apex", "offset")
 
 def keyframe_errors(samples: Sequence[Sample], strategy: KeyframeStrategy,
                     truth: Mapping[str, KeyFrames]) -> pd.DataFrame:
-    """Per sample and key frame: absolute error (frames) of the annotation and of the strategy."""
+    """Per sample and key frame: absolute error (frames, and as a fraction of the true span).
+
+    The span is true offset - true onset, so an error of one span fraction is as large as the whole
+    expression. A missing annotated apex counts as the onset..offset midpoint (`with_apex`).
+    """
     rows = []
     for sample in samples:
         true = truth[sample.sample_id]
+        span = max(true.offset - true.onset, 1)
         annotated = with_apex(sample.annotated)
         chosen = with_apex(strategy.select(sample))
         for key in KEY_FRAMES:
+            annotated_error = abs(getattr(annotated, key) - getattr(true, key))
+            strategy_error = abs(getattr(chosen, key) - getattr(true, key))
             rows.append({
                 "sample_id": sample.sample_id,
                 "key_frame": key,
-                "annotated_error": abs(getattr(annotated, key) - getattr(true, key)),
-                "strategy_error": abs(getattr(chosen, key) - getattr(true, key)),
+                "annotated_error": annotated_error,
+                "strategy_error": strategy_error,
+                "annotated_error_span": annotated_error / span,
+                "strategy_error_span": strategy_error / span,
                 "moved": getattr(chosen, key) != getattr(annotated, key),
             })
     return pd.DataFrame(rows)
 
 
 def error_summary(errors: pd.DataFrame) -> pd.DataFrame:
-    """Mean absolute error per key frame, annotated vs strategy, and the share of samples moved."""
+    """Mean absolute error per key frame, annotated vs strategy (frames and span fraction), share moved."""
     summary = errors.groupby("key_frame", sort=False).agg(
         annotated_mae=("annotated_error", "mean"),
         strategy_mae=("strategy_error", "mean"),
+        annotated_mae_span=("annotated_error_span", "mean"),
+        strategy_mae_span=("strategy_error_span", "mean"),
         moved=("moved", "mean"),
         n=("sample_id", "count"),
     )

@@ -1,199 +1,209 @@
-"""GAMDSS keyframe reselection: move onset / apex / offset to the frames of largest pixel difference.
+"""GAMDSS keyframe reselection strategies: registered names, parameters, per-process results cache.
 
-Clean-room re-implementation of the main two-stage variant described in the GAMDSS method reference
-(section 1.2), with one deliberate correction: frame differences are taken in floating point, not on
-uint8 arrays, so a small darkening is a small change rather than a wrap-around to ~255.
+Registered names (entry point group ``mer_bench.keyframe_strategies``), each usable with no
+arguments; options are keyword arguments:
 
-With o, a, f the annotated onset, apex and offset as positions in the clip's sorted frame list:
+- ``gamdss`` (`GamdssStrategy`): the two-stage search of the method reference (onset later, apex
+  earlier within floor(0.1 x span), then the offset earlier given the new apex), on floating-point
+  differences, so a small darkening is a small change.
+- ``gamdss-legacy`` (`GamdssLegacyStrategy`): the same search on the public code's uint8
+  subtraction, which wraps (10 - 11 = 255), with its insertion-order tie-breaking, to reproduce
+  its frame choices. Pixel distance only.
+- ``gamdss-symmetric`` (`GamdssSymmetricStrategy`): the apex window drawn symmetric around the
+  annotated apex, as in the paper's figure.
+- ``apex-search`` (`ApexSearchStrategy`): keeps the annotated onset and offset and finds the apex
+  by a whole-clip search (for SMIC / CAS(ME)^3 Part C, which annotate none).
 
-- lambda = floor(fraction * (a - o)), lambda_f = floor(fraction * (f - a)); fraction defaults to 0.1.
-- Stage 1: (o + i, a - j) maximising ||I(o + i) - I(a - j)||_2 over i, j in 0..lambda (the onset only
-  moves later, the apex only earlier).
-- Stage 2: f - k maximising ||I(a*) - I(f - k)||_2 over k in 0..lambda_f, given the new apex a*.
+Options of the three ``gamdss*`` strategies: ``window_fraction`` (0.1), ``distance`` ("pixel" L2
+or "flow": mean optical-flow magnitude, slower), ``applies_to`` ("train", the reference behaviour,
+or "all"), ``missing_apex`` ("search": the apex finder fills a missing apex before the search, or
+"midpoint"), ``unreadable`` ("raise" a DataError naming the file, or "keep" the annotated frames and
+count the fallback). `gamdss.selection` documents the windows, tie orders and fallbacks.
 
-Fallbacks: lambda <= 0 keeps the annotated onset and apex (stage 2 still runs); lambda_f <= 0 keeps
-the annotated offset; an annotation with apex < onset is kept whole. A missing apex is first filled
-with the onset..offset midpoint (`with_apex`). Windows never leave the clip: they lie inside
-[o, f] by construction.
-
-Positions, not frame numbers: the search runs in index space of the sorted clip, so a clip with
-missing frame numbers steps over the gap as the datasets' own file lists do; results are mapped back
-to frame numbers.
-
-Ties: the reference keeps the first maximum in the order candidates were inserted, (o, a) first.
-Here that order is, stage 1: (o, a); then (o + i, a) for i = 1..lambda; then (o + i, a - j) for
-i = 1..lambda, j = 1..lambda (i outer); then (o, a - j) for j = 1..lambda. Stage 2: k = 0 first,
-then increasing k. On integer (uint8) frames the float64 Gram-trick distances below are exact
-integers, so ties are exact and never decided by rounding.
+Every strategy returns the same `KeyFrames` record from ``select``; ``reselect`` returns the full
+`Reselection` (start, result, fallback reason). Each sample is searched once per strategy object;
+``fallback_counts`` tells how many samples kept annotated frames, and why.
 """
 
 from __future__ import annotations
 
-import math
+import re
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Mapping
 
-import numpy as np
-
+from gamdss.distances import DISTANCE_NAMES, frame_gram, sq_distances
+from gamdss.search import stage1_tie_rank, two_stage_search
+from gamdss.selection import (
+    DEFAULT_WINDOW_FRACTION,
+    MissingApex,
+    Reselection,
+    Unreadable,
+    Variant,
+    find_apex_sample,
+    reselect_sample,
+)
 from mer_bench.data.sample import KeyFrames, Sample
-from mer_bench.errors import ConfigError, DataError
-from mer_bench.inputs.frames import read_frames
-from mer_bench.keyframes import AppliesTo, with_apex
+from mer_bench.errors import ConfigError
+from mer_bench.keyframes import KEYFRAME_STRATEGIES, AppliesTo, KeyframeStrategy
 
-DEFAULT_WINDOW_FRACTION = 0.1
-
-
-def frame_gram(frames: np.ndarray) -> np.ndarray:
-    """n x n float64 matrix of dot products between the n frames, each flattened to one vector.
-
-    One matrix product gives every pairwise distance the search needs (see `sq_distances`); on
-    uint8 frames every entry is an integer below 2^53, so float64 holds it exactly.
-    """
-    frames = np.asarray(frames)
-    vectors = np.ascontiguousarray(frames.reshape(len(frames), -1), dtype=np.float64)
-    return vectors @ vectors.T
+__all__ = [
+    "ApexSearchStrategy", "GamdssLegacyStrategy", "GamdssStrategy", "GamdssSymmetricStrategy",
+    "Reselection", "frame_gram", "make_strategy", "reselect_gamdss", "sq_distances", "stage1_tie_rank",
+    "two_stage_search",
+]
 
 
-def sq_distances(gram: np.ndarray, rows: Sequence[int], columns: Sequence[int]) -> np.ndarray:
-    """Squared L2 distances ||x_r - x_c||^2 for r in rows, c in columns, from a `frame_gram` matrix.
-
-    Gram trick ||x||^2 + ||y||^2 - 2 x.y, clamped at 0 because cancellation can leave tiny
-    negatives for near-identical non-integer frames.
-    """
-    norms = np.diagonal(gram)
-    rows_index, columns_index = np.asarray(rows), np.asarray(columns)
-    distances = (
-        norms[rows_index][:, None]
-        + norms[columns_index][None, :]
-        - 2.0 * gram[np.ix_(rows_index, columns_index)]
-    )
-    return np.maximum(distances, 0.0)
-
-
-def stage1_tie_rank(window: int) -> np.ndarray:
-    """(window+1) x (window+1) array: rank[i, j] = position of pair (o + i, a - j) in the tie order."""
-    rank = np.empty((window + 1, window + 1), dtype=np.int64)
-    rank[0, 0] = 0
-    rank[1:, 0] = np.arange(1, window + 1)
-    rank[1:, 1:] = window + 1 + np.arange(window * window).reshape(window, window)
-    rank[0, 1:] = window + 1 + window * window + np.arange(window)
-    return rank
-
-
-def two_stage_search(
-    onset_window: np.ndarray, apex_window: np.ndarray, offset_window: np.ndarray
-) -> tuple[int, int, int]:
-    """Offsets (i, j, k): new onset o + i, new apex a - j, new offset f - k.
-
-    Each window is an array of frames in chronological order: ``onset_window`` holds frames
-    o..o+lambda, ``apex_window`` frames a-lambda..a (same length), ``offset_window`` frames
-    f-lambda_f..f. Frames may have any shape and dtype; they are compared as float64 vectors.
-    """
-    sizes = (len(onset_window), len(apex_window), len(offset_window))
-    gram = frame_gram(np.concatenate([onset_window, apex_window, offset_window]))
-    starts = (0, sizes[0], sizes[0] + sizes[1])
-    onset_rows, apex_rows, offset_rows = (
-        list(range(start, start + size)) for start, size in zip(starts, sizes)
-    )
-    return search_gram(gram, onset_rows, apex_rows, offset_rows)
-
-
-def search_gram(
-    gram: np.ndarray, onset_rows: Sequence[int], apex_rows: Sequence[int], offset_rows: Sequence[int]
-) -> tuple[int, int, int]:
-    """`two_stage_search` on a `frame_gram` matrix; each ``*_rows`` lists a window's rows chronologically."""
-    if len(onset_rows) != len(apex_rows) or len(onset_rows) == 0:
-        raise ValueError(
-            f"onset and apex windows must be equally long and non-empty, got {len(onset_rows)} "
-            f"and {len(apex_rows)}"
-        )
-    if len(offset_rows) == 0:
-        raise ValueError("the offset window must hold at least the annotated offset frame")
-    # Reversed so that entry j is frame a - j (or f - j), the order in which the search steps back.
-    apex_steps = list(reversed(apex_rows))
-    offset_steps = list(reversed(offset_rows))
-    onset_step, apex_step = _argmax_stage1(sq_distances(gram, onset_rows, apex_steps))
-    to_offsets = sq_distances(gram, [apex_steps[apex_step]], offset_steps)[0]
-    # np.argmax returns the first maximum, i.e. the smallest k: the k = 0 first tie order.
-    offset_step = int(np.argmax(to_offsets))
-    return onset_step, apex_step, offset_step
-
-
-def reselect_gamdss(sample: Sample, *, window_fraction: float = DEFAULT_WINDOW_FRACTION) -> KeyFrames:
-    """The GAMDSS key frames of ``sample`` as frame numbers of the clip (see the module docstring)."""
-    annotated = with_apex(sample.annotated)
-    assert annotated.apex is not None
-    onset = _position(sample, annotated.onset, "onset")
-    apex = _position(sample, annotated.apex, "apex")
-    offset = _position(sample, annotated.offset, "offset")
-    if apex < onset:
-        return annotated
-    window = max(math.floor(window_fraction * (apex - onset)), 0)
-    offset_window = max(math.floor(window_fraction * (offset - apex)), 0)
-    if window == 0 and offset_window == 0:
-        return annotated
-
-    onset_positions = range(onset, onset + window + 1)
-    apex_positions = range(apex - window, apex + 1)
-    offset_positions = range(offset - offset_window, offset + 1)
-    # Decode each needed frame once, even where windows share a frame (e.g. lambda = 0, o = a).
-    needed = sorted(set(onset_positions) | set(apex_positions) | set(offset_positions))
-    gram = frame_gram(read_frames([sample.frame_paths[p] for p in needed]))
-    row_of = {position: row for row, position in enumerate(needed)}
-    i, j, k = search_gram(
-        gram,
-        [row_of[p] for p in onset_positions],
-        [row_of[p] for p in apex_positions],
-        [row_of[p] for p in offset_positions],
-    )
-    numbers = sample.frame_numbers
-    return KeyFrames(numbers[onset + i], numbers[apex - j], numbers[offset - k])
+def reselect_gamdss(sample: Sample, *, window_fraction: float = DEFAULT_WINDOW_FRACTION,
+                    distance: str = "pixel", missing_apex: MissingApex = "search") -> KeyFrames:
+    """The ``gamdss`` key frames of ``sample`` as frame numbers of the clip."""
+    return reselect_sample(sample, window_fraction=window_fraction, distance=distance,
+                           missing_apex=missing_apex).selected
 
 
 @dataclass(frozen=True, kw_only=True)
-class GamdssStrategy:
-    """Keyframe strategy wrapping `reselect_gamdss`; each sample is searched once per process."""
+class _CachedStrategy:
+    """Shared by every strategy here: options checked once, one search per sample and annotation."""
 
-    name: str = field(default="gamdss", init=False)
-    window_fraction: float = DEFAULT_WINDOW_FRACTION
     applies_to: AppliesTo = "train"
-    _selected: dict[tuple[str, KeyFrames], KeyFrames] = field(
+    distance: str = "pixel"
+    unreadable: Unreadable = "raise"
+    _results: dict[tuple[str, KeyFrames], Reselection] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.window_fraction <= 0.5:
-            # Above 0.5 the onset window could pass the apex window and "onset" follow "apex".
-            raise ConfigError(f"gamdss window_fraction {self.window_fraction} is out of range; use 0 to 0.5")
+        name = self.name  # type: ignore[attr-defined]  # each subclass defines its name field
         if self.applies_to not in ("train", "all"):
-            raise ConfigError(f"gamdss applies_to {self.applies_to!r} is unknown; use 'train' or 'all'")
+            raise ConfigError(f"{name} applies_to {self.applies_to!r} is unknown; use 'train' or 'all'")
+        if self.distance not in DISTANCE_NAMES:
+            raise ConfigError(f"{name} distance {self.distance!r} is unknown; use one of "
+                              f"{', '.join(DISTANCE_NAMES)}")
+        if self.unreadable not in ("raise", "keep"):
+            raise ConfigError(f"{name} unreadable {self.unreadable!r} is unknown; use 'raise' or 'keep'")
 
-    def select(self, sample: Sample) -> KeyFrames:
+    def reselect(self, sample: Sample) -> Reselection:
+        """The full record for ``sample``, searched on first request only."""
         # Keyed on the annotation too, so a corrected annotation (errata) is never served stale.
         key = (sample.sample_id, sample.annotated)
-        selected = self._selected.get(key)
-        if selected is None:
-            selected = reselect_gamdss(sample, window_fraction=self.window_fraction)
-            self._selected[key] = selected
-        return selected
+        result = self._results.get(key)
+        if result is None:
+            result = self._search(sample)
+            self._results[key] = result
+        return result
+
+    def select(self, sample: Sample) -> KeyFrames:
+        return self.reselect(sample).selected
+
+    def fallback_counts(self) -> Counter[str]:
+        """Samples searched so far that kept annotated frames, by reason (see `gamdss.selection`)."""
+        return Counter(r.fallback for r in self._results.values() if r.fallback)
+
+    def _search(self, sample: Sample) -> Reselection:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class GamdssStrategy(_CachedStrategy):
+    """``gamdss``: the two-stage GAMDSS search on floating-point pixel (or flow) differences."""
+
+    name: str = field(default="gamdss", init=False)
+    variant: Variant = field(default="gamdss", init=False, repr=False)
+    window_fraction: float = DEFAULT_WINDOW_FRACTION
+    missing_apex: MissingApex = "search"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.window_fraction <= 0.5:
+            # Above 0.5 the onset window could pass the apex window and "onset" follow "apex".
+            raise ConfigError(f"{self.name} window_fraction {self.window_fraction} is out of "
+                              "range; use 0 to 0.5")
+        if self.missing_apex not in ("search", "midpoint"):
+            raise ConfigError(f"{self.name} missing_apex {self.missing_apex!r} is unknown; use "
+                              "'search' or 'midpoint'")
 
     def params(self) -> Mapping[str, object]:
-        return {"window_fraction": self.window_fraction, "applies_to": self.applies_to}
+        return {"window_fraction": self.window_fraction, "distance": self.distance,
+                "applies_to": self.applies_to, "missing_apex": self.missing_apex,
+                "unreadable": self.unreadable}
+
+    def _search(self, sample: Sample) -> Reselection:
+        return reselect_sample(sample, variant=self.variant, window_fraction=self.window_fraction,
+                               distance=self.distance, missing_apex=self.missing_apex,
+                               unreadable=self.unreadable)
 
 
-def _argmax_stage1(distances: np.ndarray) -> tuple[int, int]:
-    rank = stage1_tie_rank(distances.shape[0] - 1)
-    best = np.where(distances == distances.max(), rank, np.iinfo(np.int64).max)
-    i, j = np.unravel_index(int(np.argmin(best)), best.shape)
-    return int(i), int(j)
+@dataclass(frozen=True, kw_only=True)
+class GamdssLegacyStrategy(GamdssStrategy):
+    """``gamdss-legacy``: the public code's choices, uint8 wrap-around and tie order included."""
+
+    name: str = field(default="gamdss-legacy", init=False)
+    variant: Variant = field(default="legacy", init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.distance != "pixel":
+            raise ConfigError(f"{self.name} reproduces the reference's pixel difference; "
+                              f"distance {self.distance!r} is not available (use gamdss)")
 
 
-def _position(sample: Sample, frame_number: int, role: str) -> int:
+@dataclass(frozen=True, kw_only=True)
+class GamdssSymmetricStrategy(GamdssStrategy):
+    """``gamdss-symmetric``: the apex searched on both sides of the annotated apex (the figure)."""
+
+    name: str = field(default="gamdss-symmetric", init=False)
+    variant: Variant = field(default="symmetric", init=False, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApexSearchStrategy(_CachedStrategy):
+    """``apex-search``: annotated onset and offset, apex = the whole-clip apex finder's choice.
+
+    ``only_missing=True`` keeps annotated apexes and searches only where none is annotated.
+    """
+
+    name: str = field(default="apex-search", init=False)
+    only_missing: bool = False
+
+    def params(self) -> Mapping[str, object]:
+        return {"distance": self.distance, "applies_to": self.applies_to,
+                "only_missing": self.only_missing, "unreadable": self.unreadable}
+
+    def _search(self, sample: Sample) -> Reselection:
+        if self.only_missing and sample.annotated.apex is not None:
+            annotated = sample.annotated
+            return Reselection(sample.sample_id, annotated, annotated, annotated)
+        return find_apex_sample(sample, distance=self.distance, unreadable=self.unreadable)
+
+
+def make_strategy(spec: str) -> KeyframeStrategy:
+    """A registered strategy from ``name`` or ``name[key=value,...]`` (e.g. ``gamdss[distance=flow]``).
+
+    Values are read as int, float, true / false, or else text; a bad option is a ConfigError.
+    """
+    match = re.fullmatch(r"\s*([\w.:-]+)\s*(?:\[(.*)\])?\s*", spec)
+    if match is None:
+        raise ConfigError(f"keyframe strategy {spec!r}: write NAME or NAME[key=value,...]")
+    name, options_text = match.group(1), match.group(2)
+    options: dict[str, object] = {}
+    for item in filter(None, (part.strip() for part in (options_text or "").split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"keyframe strategy {spec!r}: option {item!r} is not key=value")
+        options[key.strip()] = _option_value(value.strip())
+    factory = KEYFRAME_STRATEGIES.get(name)
     try:
-        return sample.index_of(frame_number)
-    except ValueError:
-        folder = sample.frame_paths[0].parent if sample.frame_paths else sample.clip
-        raise DataError(
-            f"{folder}: {sample.sample_id} has no frame {frame_number} (its annotated {role}); "
-            "fix the annotation or restore the missing frame file"
-        ) from None
+        return factory(**options)
+    except TypeError as error:
+        raise ConfigError(f"keyframe strategy {spec!r}: {error}") from None
+
+
+def _option_value(text: str) -> object:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text

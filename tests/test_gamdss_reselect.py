@@ -192,10 +192,13 @@ def test_gamdss_keeps_annotation_when_apex_precedes_onset(tmp_path: Path) -> Non
     assert reselect_gamdss(sample) == KeyFrames(30, 5, 40)
 
 
-def test_gamdss_missing_apex_uses_midpoint(tmp_path: Path) -> None:
+def test_gamdss_missing_apex_on_a_still_clip_starts_from_the_midpoint(tmp_path: Path) -> None:
+    # Every frame is the same grey: the apex finder's tie goes to the middle frame, and nothing
+    # then moves.
     paths, numbers = write_clip(tmp_path / "smic", {}, list(range(1, 20)), corrupt_others=False)
     sample = make_sample(paths, numbers, KeyFrames(1, None, 19))
     assert reselect_gamdss(sample) == KeyFrames(1, 10, 19)
+    assert reselect_gamdss(sample, missing_apex="midpoint") == KeyFrames(1, 10, 19)
 
 
 def test_gamdss_annotated_frame_missing_from_clip_is_a_data_error(tmp_path: Path) -> None:
@@ -235,7 +238,9 @@ def test_strategy_defaults_and_params() -> None:
     strategy = GamdssStrategy()
     assert strategy.name == "gamdss"
     assert strategy.applies_to == "train"
-    assert dict(strategy.params()) == {"window_fraction": 0.1, "applies_to": "train"}
+    assert dict(strategy.params()) == {
+        "window_fraction": 0.1, "distance": "pixel", "applies_to": "train",
+        "missing_apex": "search", "unreadable": "raise"}
     assert isinstance(strategy, KeyframeStrategy)
     assert GamdssStrategy(window_fraction=0.2, applies_to="all").params()["applies_to"] == "all"
 
@@ -253,13 +258,13 @@ def test_strategy_searches_each_sample_once(
     hand_worked_sample: Sample, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
-    real = reselect_module.reselect_gamdss
+    real = reselect_module.reselect_sample
 
-    def counting(sample: Sample, *, window_fraction: float) -> KeyFrames:
+    def counting(sample: Sample, **options: object) -> object:
         calls.append(sample.sample_id)
-        return real(sample, window_fraction=window_fraction)
+        return real(sample, **options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(reselect_module, "reselect_gamdss", counting)
+    monkeypatch.setattr(reselect_module, "reselect_sample", counting)
     strategy = GamdssStrategy()
     for _epoch in range(3):
         assert strategy.select(hand_worked_sample) == KeyFrames(102, 120, 130)
