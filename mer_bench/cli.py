@@ -36,7 +36,9 @@ def run(
     seed: Annotated[Optional[list[int]], typer.Option(help="Seed (repeatable).")] = None,
     data_root: DataRoot = None,
     results: ResultsDir = Path("results"),
-    twin_scale: TwinScale = 1.0,
+    twin_scale: Annotated[Optional[float], typer.Option(
+        "--twin-scale", help="Size of the synthetic twins, as a fraction of the real dataset "
+        "(0, 1]; default: the suite's setting, else 1.")] = None,
     twin_seed: TwinSeed = 0,
     executor: Annotated[str, typer.Option(help="How jobs run: local.")] = "local",
     skip_completed: Annotated[bool, typer.Option(
@@ -44,6 +46,7 @@ def run(
 ) -> None:
     """Run benchmark cells (protocol x model x keyframe strategy x seed) and write leaderboards."""
     from mer_bench.runner import expand_cells, run_cells
+    from mer_bench.suites import suite_registry
 
     if all_ and suite:
         raise ConfigError("give either --all or --suite, not both")
@@ -51,6 +54,8 @@ def run(
     if suite_name is None and not protocol:
         raise ConfigError("nothing to run: give --all, --suite NAME or --protocol ID")
     cells = expand_cells(suite_name, protocol, model, keyframes, seed)
+    if twin_scale is None:
+        twin_scale = suite_registry().get(suite_name).twin_scale if suite_name else 1.0
     run_cells(cells, data_root=data_root, results=results, twin_scale=twin_scale,
               twin_seed=twin_seed, executor=executor, skip_completed=skip_completed,
               console=console)
@@ -58,40 +63,110 @@ def run(
 
 @app.command()
 def synth(
-    dataset: Annotated[str, typer.Argument(help="Dataset name, e.g. casme2.")],
-    out: Annotated[Path, typer.Option(help="Folder to write the twin into (created).")],
+    dataset: Annotated[Optional[str], typer.Argument(help="Dataset name, e.g. casme2.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder to write the twins into (created).")] = Path(
+        "twins"),
+    all_: Annotated[bool, typer.Option("--all", help="Every dataset that has a twin.")] = False,
     scale: Annotated[float, typer.Option(help="Fraction of the real dataset's size.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 0,
 ) -> None:
-    """Write a synthetic twin of DATASET in its native layout, with true key frames beside it."""
+    """Write synthetic twins in their datasets' native layouts, true key frames beside them."""
     from mer_bench.data.spec import DATASETS
 
-    spec = DATASETS.get(dataset)
-    if spec.write_twin is None:
-        raise ConfigError(f"dataset {dataset!r} has no synthetic twin yet")
+    if all_ == (dataset is not None):
+        raise ConfigError("give a dataset name or --all")
     if not 0 < scale <= 1:
         raise ConfigError(f"--scale {scale} is out of range; use a value in (0, 1]")
-    target = out / spec.folder
-    if target.exists():
-        raise ConfigError(f"{target} already exists; remove it or choose another --out")
-    spec.write_twin(target, scale, seed)
-    typer.echo(f"wrote {spec.title} twin (scale {scale:g}, seed {seed}) to {target}")
+    specs = ([DATASETS.get(name) for name in DATASETS.names()] if all_
+             else [DATASETS.get(dataset)])
+    if not all_ and specs[0].write_twin is None:
+        raise ConfigError(f"dataset {dataset!r} has no synthetic twin yet")
+    written: set[Path] = set()
+    for spec in specs:
+        target = out / spec.folder
+        if spec.write_twin is None or target in written:
+            continue  # datasets sharing a folder (SMIC's cameras) come from one twin
+        if target.exists():
+            raise ConfigError(f"{target} already exists; remove it or choose another --out")
+        spec.write_twin(target, scale, seed)
+        written.add(target)
+        typer.echo(f"wrote {spec.title} twin (scale {scale:g}, seed {seed}) to {target}")
 
 
 @app.command()
-def protocols() -> None:
+def protocols(
+    check: Annotated[bool, typer.Option(
+        "--check", help="Check every protocol's published counts on the data present.")] = False,
+    data_root: DataRoot = None,
+    twin_scale: TwinScale = 1.0,
+    twin_seed: TwinSeed = 0,
+) -> None:
     """List the registered protocols with their classes and published counts."""
     from mer_bench.protocols import protocol_registry
 
+    if check:
+        _check_protocols(data_root, twin_scale, twin_seed)
+        return
     registry = protocol_registry()
     rows = []
     for pid in registry.names():
         p = registry.get(pid)
         rows.append([pid, p.dataset, p.evaluation, p.version, len(p.classes),
                      ", ".join(p.classes), sum(p.expected.counts.values()) or "",
-                     p.expected.subjects or "", p.hash])
+                     p.expected.subjects or "", "yes" if p.expected.assumed else "", p.hash])
     typer.echo(tabulate(rows, headers=["protocol", "dataset", "evaluation", "version",
-                                       "classes", "labels", "samples", "subjects", "hash"]))
+                                       "classes", "labels", "samples", "subjects", "assumed",
+                                       "hash"]))
+
+
+def _check_protocols(data_root: Path | None, twin_scale: float, twin_seed: int) -> None:
+    from mer_bench.datasource import resolve_data_source
+    from mer_bench.protocol_check import check_protocols
+
+    checks = check_protocols(resolve_data_source(data_root, twin_scale, twin_seed))
+    typer.echo(tabulate([[c.protocol.id, c.samples if c.present else "", c.subjects or "",
+                          c.status] for c in checks],
+                        headers=["protocol", "samples", "subjects", "counts"]))
+    for check in checks:
+        if check.failed:
+            typer.echo("\n".join(f"  {line}" for line in check.problems))
+    if any(c.failed for c in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
+def doctor(
+    data_root: DataRoot = None,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", help="List every errata fix, not three examples per rule.")] = False,
+) -> None:
+    """Find the datasets under a data root, validate each, list errata applied and problems."""
+    import os
+
+    from mer_bench.data.doctor import diagnose
+    from mer_bench.datasource import DATA_ENV
+
+    root = data_root or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
+    if root is None or not root.is_dir():
+        raise ConfigError(f"data root {root} is not a folder; pass --data-root DIR (or set "
+                          f"{DATA_ENV}) to the folder holding the datasets")
+    reports = diagnose(root)
+    typer.echo(tabulate([[r.name, r.folder.name, r.status, r.samples or "", r.subjects or "",
+                          len(r.fixes) or "", len(r.problems) or ""] for r in reports],
+                        headers=["dataset", "folder", "status", "samples", "subjects",
+                                 "errata fixes", "problems"]))
+    for report in (r for r in reports if r.present):
+        if report.error:
+            typer.echo(f"\n{report.title}: {report.error}")
+        if report.fixes:
+            typer.echo(f"\n{report.title}: errata applied")
+            _print_fixes(report.fixes, verbose)
+        if report.problems:
+            typer.echo(f"\n{report.title}: problems")
+            typer.echo("\n".join(f"  {line}" for line in report.problems))
+    present = [r for r in reports if r.present]
+    if not present or any(not r.usable for r in present):
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -145,6 +220,70 @@ def compare(
     typer.echo(format_compare(table))
 
 
+@app.command()
+def reselect(
+    protocol: Annotated[str, typer.Option(help="Protocol id, e.g. casme2-5class.")],
+    strategy: Annotated[str, typer.Option(
+        help="Reselection strategy, options in brackets: gamdss, gamdss-legacy, gamdss-symmetric, "
+             "apex-search, 'gamdss\\[distance=flow,window_fraction=0.2]'.")] = "gamdss",
+    out: Annotated[Path, typer.Option(help="Folder for the per-sample CSV, summary and plots.")]
+        = Path("results/reselect"),
+    data_root: DataRoot = None,
+    twin_scale: TwinScale = 1.0,
+    twin_seed: TwinSeed = 0,
+) -> None:
+    """Reselect a protocol's key frames: per-sample shifts, a summary per dataset, shift histograms."""
+    from gamdss.commands import reselect_protocol
+    from mer_bench.datasource import resolve_data_source
+
+    report = reselect_protocol(protocol, strategy,
+                               resolve_data_source(data_root, twin_scale, twin_seed), out)
+    typer.echo(report.summary.to_markdown(index=False, floatfmt=".2f"))
+    kept = ", ".join(f"{reason}: {count}" for reason, count in sorted(report.kept.items()))
+    typer.echo(f"fallbacks and filled apexes, of {report.n_samples} samples: {kept or 'none'}")
+    for path in (report.samples_csv, report.summary_md, *report.plots):
+        typer.echo(f"wrote {path}")
+
+
+@app.command("reselection-study")
+def reselection_study(
+    twin_scale: TwinScale = 1.0,
+    twin_seed: TwinSeed = 0,
+    strategy: Annotated[Optional[list[str]], typer.Option(
+        help="Strategy to study (repeatable); default: every registered one, and gamdss on flow.")]
+        = None,
+    dataset: Annotated[Optional[list[str]], typer.Option(
+        help="Dataset to study (repeatable); default: every dataset that has a twin.")] = None,
+    results: ResultsDir = Path("results"),
+    twins_root: Annotated[Optional[Path], typer.Option(
+        help="Study the twins already written under this folder (mer-bench synth) instead.")] = None,
+) -> None:
+    """Measure annotated vs reselected key frames against every twin's truth; write reselection.md."""
+    from gamdss.commands import reselection_study as run_study
+
+    source = (f"--twins-root {twins_root}" if twins_root else
+              f"--twin-scale {twin_scale:g} --twin-seed {twin_seed}")
+    command = " ".join(["mer-bench reselection-study", source,
+                        *(f"--dataset {d}" for d in dataset or ()),
+                        *(f"--strategy '{s}'" for s in strategy or ())])
+    path = run_study(scale=twin_scale, seed=twin_seed, strategies=strategy, results=results,
+                     command=command, datasets=dataset, twins_root=twins_root,
+                     progress=lambda step: console.print(step, highlight=False, markup=False))
+    typer.echo(f"wrote {path}")
+
+
+def _print_fixes(fixes, verbose: bool) -> None:
+    by_rule: dict[str, list] = {}
+    for fix in fixes:
+        by_rule.setdefault(fix.rule, []).append(fix)
+    for rule, applied in by_rule.items():
+        typer.echo(f"  {rule}: {len(applied)} samples")
+        shown = applied if verbose else applied[:3]
+        typer.echo("\n".join(f"    {fix.sample_id}: {fix.what}" for fix in shown))
+        if len(shown) < len(applied):
+            typer.echo(f"    ... {len(applied) - len(shown)} more (--verbose lists them)")
+
+
 def _pair(text: str | None) -> tuple[str, str]:
     parts = [p.strip() for p in (text or "").split(",") if p.strip()]
     if len(parts) != 2:
@@ -155,15 +294,13 @@ def _pair(text: str | None) -> tuple[str, str]:
 def main() -> None:
     """Entry point: user errors print one line and exit with status 2, never a traceback."""
     try:
-        app(standalone_mode=False)
+        status = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n
     except MerBenchError as error:
         console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         sys.exit(error.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         console.print("aborted")
         sys.exit(130)
-    except typer.Exit as stop:
-        sys.exit(stop.exit_code)
     except Exception as error:  # click usage errors arrive here with standalone_mode=False
         from click import ClickException
 
@@ -171,3 +308,5 @@ def main() -> None:
             error.show()
             sys.exit(2)
         raise
+    if isinstance(status, int) and status:
+        sys.exit(status)
