@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mer_bench.models import ModelSpec, TrainingBudget
+from mer_bench.models import ModelSpec, TrainingBudget, two_branch
 
 
 class _Stream(nn.Sequential):
@@ -46,3 +46,6 @@ STSTNET = ModelSpec(
     input_size=28,
     budget=TrainingBudget(epochs=60, batch_size=32, lr=1e-3, weight_decay=1e-4),
 )
+
+# GAMDSS's plug-in claim on another host: the same STSTNet, trained with the apex->offset branch.
+STSTNET_2BRANCH = two_branch(STSTNET)

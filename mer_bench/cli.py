@@ -173,15 +173,22 @@ def doctor(
 def models(pattern: Annotated[str, typer.Argument(help="Glob over model names.")] = "*") -> None:
     """List the registered models with their input, parameter count and training budget."""
     from mer_bench.inputs.representations import INPUTS
-    from mer_bench.models import MODELS, count_flops, count_parameters
+    from mer_bench.models import MODELS, count_flops, spec_parameters
 
+    if pattern.startswith("timm:"):
+        import timm
+
+        names = timm.list_models(pattern.removeprefix("timm:") or "*")
+        typer.echo("\n".join(f"timm:{name}" for name in names))
+        typer.echo(f"{len(names)} timm models (built on demand with pretrained=False)")
+        return
     rows = []
     for name in MODELS.names(pattern):
         spec = MODELS.get(name)
         budget = spec.budget
         channels = [INPUTS.get(kind).channels for kind in spec.inputs]
         rows.append([name, f"{' + '.join(spec.inputs)} {spec.input_size}x{spec.input_size}",
-                     count_parameters(spec.build(3)), count_parameters(spec.build(5)),
+                     spec_parameters(spec, 3), spec_parameters(spec, 5),
                      f"{count_flops(spec, 5, channels):,}",
                      f"{budget.epochs} ep, bs {budget.batch_size}, lr {budget.lr:g}",
                      "yes" if spec.two_branch else "", spec.description])
