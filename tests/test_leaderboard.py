@@ -171,3 +171,20 @@ def test_data_label_names_twin_scales_and_real_data() -> None:
     assert data_label("twin:casme2:v2:scale=0.15:seed=0") == "twin x0.15"
     assert data_label("twin:smic-hs:v1:scale=1:seed=0 + twin:casme2:v2:scale=1:seed=0") == "twin x1"
     assert data_label("data:casme2:/data/CASME2") == "real"
+
+
+def test_composite_jobs_also_score_each_dataset_part_of_the_pooled_predictions() -> None:
+    import dataclasses
+
+    result = make_result("gamdss", 0)
+    composite = result.predictions.copy()
+    composite["sample_id"] = [sid.replace("casme2/", "samm/") if i >= 4 else sid
+                              for i, sid in enumerate(composite["sample_id"])]
+    result = dataclasses.replace(result, predictions=composite)
+    table = leaderboard_table([result])
+    rows = table.set_index("protocol")
+    assert set(rows.index) == {"casme2-3class", "casme2-3class [casme2]", "casme2-3class [samm]"}
+    y_pred = PREDICTIONS[("gamdss", 0)]
+    part = pooled_metrics(Y_TRUE[4:], y_pred[4:], CLASSES)
+    assert rows.loc["casme2-3class [samm]", "uf1"] == round(part.uf1, 4)
+    assert rows.loc["casme2-3class", "uf1"] == round(result.metrics.uf1, 4)

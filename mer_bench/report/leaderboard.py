@@ -8,6 +8,7 @@ from typing import Sequence
 import pandas as pd
 
 from mer_bench.errors import DataError, MerBenchError
+from mer_bench.metrics import Metrics, pooled_metrics
 from mer_bench.store import JobResult, atomic_write_text
 
 LEADERBOARD_MD = "LEADERBOARD.md"
@@ -50,20 +51,37 @@ def _short(values: pd.Series) -> str:
     return " ".join(unique) if unique else "none"
 
 
+def dataset_parts(result: JobResult) -> dict[str, Metrics]:
+    """A composite job's scores on each dataset's part: subsets of the same pooled predictions
+    (the MEGC2019 per-dataset UF1 / UAR). Empty for single-dataset jobs."""
+    predictions = result.predictions
+    datasets = predictions["sample_id"].str.split("/").str[0]
+    if datasets.nunique() < 2:
+        return {}
+    return {name: pooled_metrics(part["y_true"], part["y_pred"], result.metrics.classes)
+            for name, part in predictions.groupby(datasets, sort=True)}
+
+
+def _score_rows(result: JobResult) -> list[tuple[str, Metrics]]:
+    parts = dataset_parts(result)
+    return [(result.cell.protocol, result.metrics),
+            *((f"{result.cell.protocol} [{name}]", metrics) for name, metrics in parts.items())]
+
+
 def _records_frame(results: Sequence[JobResult]) -> pd.DataFrame:
     # Sorted by cell id so that seed means are summed in one order whatever order the records came in.
     rows = [
         {
-            "protocol": result.cell.protocol,
+            "protocol": protocol,
             "protocol_version": result.protocol_version,
             "model": result.cell.model,
             "keyframes": result.cell.keyframes,
             "selection": result.selection_mode,
             "data": data_label(result.data_source),
             "seed": result.cell.seed,
-            "acc": result.metrics.accuracy,
-            "uf1": result.metrics.uf1,
-            "uar": result.metrics.uar,
+            "acc": metrics.accuracy,
+            "uf1": metrics.uf1,
+            "uar": metrics.uar,
             "params": result.param_count,
             "flops": result.flops,
             "protocol_hash": result.protocol_hash,
@@ -72,6 +90,7 @@ def _records_frame(results: Sequence[JobResult]) -> pd.DataFrame:
             "cell_id": result.cell.cell_id,
         }
         for result in sorted(results, key=lambda result: result.cell.cell_id)
+        for protocol, metrics in _score_rows(result)
     ]
     return pd.DataFrame(rows)
 
