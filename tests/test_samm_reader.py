@@ -159,7 +159,7 @@ def test_offset_after_the_last_frame_is_read_as_written_and_fixed_by_erratum(tmp
     assert sample.annotated.offset == 5793
     (fixed,), applied = apply_errata([sample], SAMM.errata)
     assert fixed.annotated == KeyFrames(5562, 5570, 5578)
-    assert [f.rule for f in applied] == ["label-spelling", "offset-past-clip-end"]
+    assert [f.rule for f in applied] == ["label-spelling", "offset-past-last-frame"]
 
 
 def test_gap_inside_a_clip_is_left_to_the_doctor(tmp_path: Path) -> None:
@@ -176,7 +176,7 @@ def test_spec_marks_samm_for_face_cropping() -> None:
     assert (SAMM.name, SAMM.folder, SAMM.fps, SAMM.face_crop) == ("samm", "SAMM", 200.0, True)
     assert SAMM.read is read_samm and SAMM.write_twin is not None and SAMM.twin_version
     assert [rule.name for rule in SAMM.errata] == [
-        "label-spelling", "offset-past-clip-end", "missing-apex-midpoint", "apex-outside-clamped"]
+        "label-spelling", "offset-past-last-frame", "missing-apex-midpoint", "apex-outside-clamped"]
 
 
 # --- bad inputs: one DataError, one line, naming the file (and row) and what to do ----------------

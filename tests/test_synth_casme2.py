@@ -18,7 +18,8 @@ from mer_bench.data.sample import KeyFrames
 from mer_bench.errors import DataError, UnknownNameError
 from mer_bench.synth import write_twin
 from mer_bench.synth.annotator import AnnotatorModel
-from mer_bench.synth.casme2 import CODING_FILE, RENDER_SIZE, casme2_twin_spec, name_casme2_clips
+from mer_bench.synth.casme2 import CODING_FILE, casme2_twin_spec, name_casme2_clips
+from mer_bench.synth.writer import RENDER_SIZE
 from mer_bench.synth.distractors import Distractors, draw_nuisance
 from mer_bench.synth.face import render_face
 from mer_bench.synth.motion import displacement_field, parse_action_units

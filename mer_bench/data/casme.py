@@ -47,7 +47,7 @@ from mer_bench.data.native import (
     unique_samples,
 )
 from mer_bench.data.sample import KeyFrames, Sample, normalise_label
-from mer_bench.data.spec import DatasetSpec
+from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
 FPS = 60.0
@@ -210,12 +210,6 @@ CASME_ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, ONSET_OFFSET_FROM_FOLDE
 TWIN_VERSION = "1"
 
 
-def _write_twin(out_dir: Path, scale: float, seed: int) -> None:
-    # imported here so that reading real data never loads the renderer
-    from mer_bench.synth.casme import write_casme_twin
-
-    write_casme_twin(out_dir, scale=scale, seed=seed)
-
 
 CASME = DatasetSpec(
     name=DATASET,
@@ -223,7 +217,7 @@ CASME = DatasetSpec(
     folder="CASME",
     fps=FPS,
     read=read_casme,
-    write_twin=_write_twin,
+    write_twin=lazy_twin("mer_bench.synth.casme:write_casme_twin"),
     twin_version=TWIN_VERSION,
     errata=CASME_ERRATA,
 )

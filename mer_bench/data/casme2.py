@@ -21,7 +21,7 @@ from mer_bench.data.native import (
     unique_samples,
 )
 from mer_bench.data.sample import KeyFrames, Sample
-from mer_bench.data.spec import DatasetSpec
+from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
 Variant = Literal["auto", "cropped", "raw"]
@@ -154,12 +154,6 @@ def _sample_from_row(
 TWIN_VERSION = "2"
 
 
-def _write_twin(out_dir: Path, scale: float, seed: int) -> None:
-    # imported here so that reading real data never loads the renderer
-    from mer_bench.synth.casme2 import write_casme2_twin
-
-    write_casme2_twin(out_dir, scale=scale, seed=seed)
-
 
 CASME2 = DatasetSpec(
     name="casme2",
@@ -167,6 +161,6 @@ CASME2 = DatasetSpec(
     folder="CASME2",
     fps=FPS,
     read=read_casme2,
-    write_twin=_write_twin,
+    write_twin=lazy_twin("mer_bench.synth.casme2:write_casme2_twin"),
     twin_version=TWIN_VERSION,
 )

@@ -52,7 +52,7 @@ from mer_bench.data.native import (
     unique_samples,
 )
 from mer_bench.data.sample import KeyFrames, Sample, normalise_label
-from mer_bench.data.spec import DatasetSpec
+from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
 FPS = 30.0  # HTNet Table 1 (the reference's source for CAS(ME)^3's frame rate)
@@ -296,12 +296,6 @@ ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, MEB_V2_ROW_FIXES, MISSING_APE
 TWIN_VERSION = "1"
 
 
-def _write_twin(out_dir: Path, scale: float, seed: int) -> None:
-    # imported here so that reading real data never loads the renderer
-    from mer_bench.synth.casme3 import write_casme3_twin
-
-    write_casme3_twin(out_dir, scale=scale, seed=seed)
-
 
 CASME3 = DatasetSpec(
     name=DATASET,
@@ -309,7 +303,7 @@ CASME3 = DatasetSpec(
     folder="CAS(ME)3",
     fps=FPS,
     read=read_casme3,
-    write_twin=_write_twin,
+    write_twin=lazy_twin("mer_bench.synth.casme3:write_casme3_twin"),
     twin_version=TWIN_VERSION,
     face_crop=True,
     errata=ERRATA,

@@ -41,7 +41,7 @@ from mer_bench.data.native import (
     unique_samples,
 )
 from mer_bench.data.sample import KeyFrames, Sample, normalise_label
-from mer_bench.data.spec import DatasetSpec
+from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
 FPS = 30.0  # unverified: the commonly cited CAS(ME)^2 frame rate
@@ -206,12 +206,6 @@ def _subject_number(value: object, where: str) -> int:
 TWIN_VERSION = "1"
 
 
-def _write_twin(out_dir: Path, scale: float, seed: int) -> None:
-    # imported here so that reading real data never loads the renderer
-    from mer_bench.synth.casme_sq import write_casme_sq_twin
-
-    write_casme_sq_twin(out_dir, scale=scale, seed=seed)
-
 
 CASME_SQ = DatasetSpec(
     name=DATASET,
@@ -219,7 +213,7 @@ CASME_SQ = DatasetSpec(
     folder="CAS(ME)2",
     fps=FPS,
     read=read_casme_sq,
-    write_twin=_write_twin,
+    write_twin=lazy_twin("mer_bench.synth.casme_sq:write_casme_sq_twin"),
     twin_version=TWIN_VERSION,
     # rawpic holds whole uncropped recordings (assumed, as is the rest of the layout)
     face_crop=True,

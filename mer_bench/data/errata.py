@@ -66,8 +66,7 @@ def _apex_outside_clamped(sample: Sample) -> tuple[Sample, str] | None:
     return fixed, f"apex {kf.apex} outside onset..offset {kf.onset}..{kf.offset}; clamped to {apex}"
 
 
-def offset_to_last_frame(sample: Sample) -> tuple[Sample, str] | None:
-    """An offset after the clip's last frame becomes the last frame (a fix for a dataset's rule)."""
+def _offset_to_last_frame(sample: Sample) -> tuple[Sample, str] | None:
     kf = sample.annotated
     last = sample.frame_numbers[-1]
     if kf.offset <= last:
@@ -97,6 +96,13 @@ LABEL_SPELLING = ErratumRule(
     "label-spelling",
     "Emotion labels are lower-cased with single spaces ('Others' and 'others ' are 'others').",
     _label_spelling)
+
+OFFSET_PAST_LAST_FRAME = ErratumRule(
+    "offset-past-last-frame",
+    "An offset beyond the clip's last frame becomes the last frame (clips of SAMM and MMEW end at "
+    "the coded offset; MEB hand-corrects one SAMM and 16 MMEW rows). Applied before the apex "
+    "rules, so a missing or stray apex is placed within the corrected onset..offset.",
+    _offset_to_last_frame)
 
 COMMON_RULES: tuple[ErratumRule, ...] = (LABEL_SPELLING, MISSING_APEX_MIDPOINT,
                                          APEX_OUTSIDE_CLAMPED)

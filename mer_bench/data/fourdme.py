@@ -22,7 +22,7 @@ from mer_bench.data.native import (
     unique_samples,
 )
 from mer_bench.data.sample import KeyFrames, Sample
-from mer_bench.data.spec import DatasetSpec
+from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
 Variant = Literal["auto", "raw", "cropped"]
@@ -166,12 +166,6 @@ def _one_hot(value: object, column: str, where: str) -> bool:
 TWIN_VERSION = "1"
 
 
-def _write_twin(out_dir: Path, scale: float, seed: int) -> None:
-    # imported here so that reading real data never loads the renderer
-    from mer_bench.synth.fourdme import write_fourdme_twin
-
-    write_fourdme_twin(out_dir, scale=scale, seed=seed)
-
 
 FOURDME = DatasetSpec(
     name="4dme",
@@ -179,7 +173,7 @@ FOURDME = DatasetSpec(
     folder="4DME",
     fps=FPS,
     read=read_fourdme,
-    write_twin=_write_twin,
+    write_twin=lazy_twin("mer_bench.synth.fourdme:write_fourdme_twin"),
     twin_version=TWIN_VERSION,
     face_crop=True,
 )

@@ -25,9 +25,9 @@ from mer_bench.data.errata import (
     APEX_OUTSIDE_CLAMPED,
     LABEL_SPELLING,
     MISSING_APEX_MIDPOINT,
+    OFFSET_PAST_LAST_FRAME,
     ErratumRule,
-    offset_to_last_frame,
-)
+    )
 from mer_bench.data.native import (
     cell_text,
     check_key_frames,
@@ -42,7 +42,7 @@ from mer_bench.data.native import (
     unique_samples,
 )
 from mer_bench.data.sample import KeyFrames, Sample, normalise_label
-from mer_bench.data.spec import DatasetSpec
+from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
 CODING_GLOB = "MMEW_Micro_Exp*.xlsx"
@@ -225,15 +225,6 @@ def _clip_folder(
     return folder
 
 
-# MEB corrects apex and offset of 16 MMEW rows by hand; which way each row is wrong is not
-# documented. A written offset past the end of the clip is one reading of those errors: since
-# MMEW clips end at the coded offset, the last frame is the best available offset.
-OFFSET_PAST_LAST_FRAME = ErratumRule(
-    "offset-past-last-frame",
-    "An OffsetFrame beyond the clip's last frame becomes the last frame (MMEW clips are cut at "
-    "the coded offset; MEB hand-corrects 16 MMEW rows' apex and offset).",
-    offset_to_last_frame)
-
 # The offset is fixed before the apex rules, so that an apex is clamped into the corrected
 # onset..offset and a missing apex takes the corrected midpoint.
 MMEW_ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, OFFSET_PAST_LAST_FRAME,
@@ -242,12 +233,6 @@ MMEW_ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, OFFSET_PAST_LAST_FRAME,
 # Bumped whenever the twin generator's output changes, so cached twins are regenerated.
 TWIN_VERSION = "1"
 
-
-def _write_twin(out_dir: Path, scale: float, seed: int) -> None:
-    # imported here so that reading real data never loads the renderer
-    from mer_bench.synth.mmew import write_mmew_twin
-
-    write_mmew_twin(out_dir, scale=scale, seed=seed)
 
 
 # face_crop=False: the micro-expression frames are taken to be face images already (as the
@@ -258,7 +243,7 @@ MMEW = DatasetSpec(
     folder="MMEW",
     fps=FPS,
     read=read_mmew,
-    write_twin=_write_twin,
+    write_twin=lazy_twin("mer_bench.synth.mmew:write_mmew_twin"),
     twin_version=TWIN_VERSION,
     face_crop=False,
     errata=MMEW_ERRATA,

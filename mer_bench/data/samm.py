@@ -11,9 +11,9 @@ from mer_bench.data.errata import (
     APEX_OUTSIDE_CLAMPED,
     LABEL_SPELLING,
     MISSING_APEX_MIDPOINT,
+    OFFSET_PAST_LAST_FRAME,
     ErratumRule,
-    offset_to_last_frame,
-)
+    )
 from mer_bench.data.native import (
     as_int,
     cell_text,
@@ -30,7 +30,7 @@ from mer_bench.data.native import (
     unique_samples,
 )
 from mer_bench.data.sample import KeyFrames, Sample, normalise_label
-from mer_bench.data.spec import DatasetSpec
+from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
 FPS = 200.0
@@ -186,25 +186,13 @@ def _subject_of(value: object, where: str) -> str:
 
 # --- errata ------------------------------------------------------------------------------------
 
-OFFSET_PAST_CLIP_END = ErratumRule(
-    "offset-past-clip-end",
-    "An offset after the clip folder's last frame becomes the last frame (MEB corrects one SAMM "
-    "offset to its folder's last frame).",
-    offset_to_last_frame)
-
 # The offset is fixed first, so that a missing apex is placed between the corrected key frames.
-SAMM_ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, OFFSET_PAST_CLIP_END,
+SAMM_ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, OFFSET_PAST_LAST_FRAME,
                                         MISSING_APEX_MIDPOINT, APEX_OUTSIDE_CLAMPED)
 
 # Bumped whenever the twin generator's output changes, so cached twins are regenerated.
 TWIN_VERSION = "1"
 
-
-def _write_twin(out_dir: Path, scale: float, seed: int) -> None:
-    # imported here so that reading real data never loads the renderer
-    from mer_bench.synth.samm import write_samm_twin
-
-    write_samm_twin(out_dir, scale=scale, seed=seed)
 
 
 SAMM = DatasetSpec(
@@ -213,7 +201,7 @@ SAMM = DatasetSpec(
     folder="SAMM",
     fps=FPS,
     read=read_samm,
-    write_twin=_write_twin,
+    write_twin=lazy_twin("mer_bench.synth.samm:write_samm_twin"),
     twin_version=TWIN_VERSION,
     face_crop=True,
     errata=SAMM_ERRATA,

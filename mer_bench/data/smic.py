@@ -37,7 +37,7 @@ from mer_bench.data.native import (
     shown,
 )
 from mer_bench.data.sample import KeyFrames, Sample, normalise_label
-from mer_bench.data.spec import DatasetSpec
+from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
 Camera = Literal["HS", "VIS", "NIR"]
@@ -223,12 +223,6 @@ def read_smic_nir(dataset_dir: Path) -> list[Sample]:
 TWIN_VERSION = "1"
 
 
-def _write_twin(out_dir: Path, scale: float, seed: int) -> None:
-    # imported here so that reading real data never loads the renderer
-    from mer_bench.synth.smic import write_smic_twin
-
-    write_smic_twin(out_dir, scale=scale, seed=seed)
-
 
 def _spec(camera: Camera, read) -> DatasetSpec:
     return DatasetSpec(
@@ -237,7 +231,7 @@ def _spec(camera: Camera, read) -> DatasetSpec:
         folder="SMIC",
         fps=FPS[camera],
         read=read,
-        write_twin=_write_twin,
+        write_twin=lazy_twin("mer_bench.synth.smic:write_smic_twin"),
         twin_version=TWIN_VERSION,
         # apex absence is by design in SMIC: no missing-apex rule (see the module docstring)
         errata=(LABEL_SPELLING,),

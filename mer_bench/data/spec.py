@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -33,6 +34,18 @@ class DatasetSpec:
     twin_version: str = ""
     face_crop: bool = False
     errata: tuple[ErratumRule, ...] = COMMON_RULES
+
+
+def lazy_twin(target: str) -> Callable[[Path, float, int], None]:
+    """A ``write_twin`` that imports ``"module:function"`` only when called, so reading real data
+    never loads the twin renderer."""
+    module_name, _, function = target.partition(":")
+
+    def write_twin(out_dir: Path, scale: float, seed: int) -> None:
+        writer = getattr(importlib.import_module(module_name), function)
+        writer(out_dir, scale=scale, seed=seed)
+
+    return write_twin
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset", entry_point_group="mer_bench.datasets")

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import os
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from mer_bench.data.casme2 import FPS, HEADER, MISSING_APEX, TWIN_VERSION, subject_id
 from mer_bench.synth.annotator import AnnotatorModel
-from mer_bench.synth.distractors import Distractors, draw_nuisance
-from mer_bench.synth.face import render_face
-from mer_bench.synth.motion import displacement_field
-from mer_bench.synth.plan import (
-    STREAM_FACE,
-    STREAM_PIXELS,
-    ClipPlan,
-    SpanModel,
-    TwinSpec,
-    plan_twin,
-    scaled_count,
-    stream,
-    swap_labels,
-)
-from mer_bench.synth.render import render_clip
+from mer_bench.synth.distractors import Distractors
+from mer_bench.synth.plan import ClipPlan, SpanModel, TwinSpec, plan_twin, scaled_count, swap_labels
 from mer_bench.synth.staging import TWIN_MARKER, staged_directory
-from mer_bench.synth.truth import TruthRecord, write_truth
+from mer_bench.synth.truth import write_truth
+from mer_bench.synth.writer import truth_record, write_frames, write_manifest
 from mer_bench.synth.xlsx import write_sheet
 
 GENERATOR_VERSION = TWIN_VERSION
 CODING_FILE = "CASME2-coding-20190701.xlsx"  # the version whose class counts the twin copies
-RENDER_SIZE = 128
-JPEG_QUALITY = 90
 
 # Rows per label in CASME2-coding-20190701.xlsx (255 rows). The five protocol classes are as
 # counted; that the remaining 6 rows split into 4 sadness + 2 fear is an assumption.
@@ -136,10 +117,17 @@ def write_casme2_twin(
     plans = plan_casme2_twin(spec, seed)
     with staged_directory(Path(out_dir)) as stage:
         write_sheet(stage / CODING_FILE, HEADER, (_coding_row(plan) for plan in plans))
-        n_frames = _write_cropped_frames(stage / "Cropped", plans, seed, spec.fps, distractors)
-        write_truth(stage, (_truth_record(plan) for plan in plans))
+
+        def frame_path(plan: ClipPlan, number: int) -> Path:
+            return stage / "Cropped" / subject_id(plan.subject) / plan.clip / f"reg_img{number}.jpg"
+
+        n_frames = write_frames(plans, seed, spec.fps, distractors, frame_path)
+        write_truth(stage, (truth_record(plan, f"casme2/{subject_id(plan.subject)}/{plan.clip}",
+                                         subject_id(plan.subject)) for plan in plans))
         # written last: its presence marks a complete twin
-        _write_manifest(stage / TWIN_MARKER, spec, seed, plans, n_frames, distractors)
+        write_manifest(stage / TWIN_MARKER, spec, seed, plans, n_frames, distractors,
+                       GENERATOR_VERSION, {"coding_file": CODING_FILE,
+                                           "frames_layout": "Cropped/subNN/<Filename>/reg_img<N>.jpg"})
     return Path(out_dir)
 
 
@@ -156,83 +144,3 @@ def _coding_row(plan: ClipPlan) -> list[object]:
         plan.action_units_text,
         plan.emotion,
     ]
-
-
-def _truth_record(plan: ClipPlan) -> TruthRecord:
-    subject = subject_id(plan.subject)
-    return TruthRecord(
-        sample_id=f"casme2/{subject}/{plan.clip}",
-        subject=subject,
-        clip=plan.clip,
-        emotion=plan.emotion,
-        action_units=plan.action_units_text,
-        truth=plan.truth,
-        amplitude_px=plan.amplitude_px,
-    )
-
-
-def _write_cropped_frames(
-    root: Path, plans: list[ClipPlan], seed: int, fps: float, distractors: Distractors
-) -> int:
-    """Render and write every clip; returns the number of frames written."""
-    faces = {
-        subject: render_face(stream(seed, STREAM_FACE, subject), RENDER_SIZE)
-        for subject in sorted({plan.subject for plan in plans})
-    }
-
-    def write_clip(plan: ClipPlan) -> int:
-        face = faces[plan.subject]
-        clip_dir = root / subject_id(plan.subject) / plan.clip
-        clip_dir.mkdir(parents=True)
-        rng = stream(seed, STREAM_PIXELS, plan.subject, plan.index)
-        nuisance = draw_nuisance(rng, plan.n_frames, fps, distractors)
-        field = displacement_field(face, plan.action_units, plan.au_weights)
-        frames = render_clip(
-            face, plan.frame_numbers, plan.truth, field, plan.amplitude_px, nuisance, rng
-        )
-        for number, frame in zip(plan.frame_numbers, frames, strict=True):
-            ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-            if not ok:
-                raise RuntimeError(f"JPEG encoding failed for {clip_dir} frame {number}")
-            (clip_dir / f"reg_img{number}.jpg").write_bytes(encoded.tobytes())
-        return plan.n_frames
-
-    # Each clip has its own random streams, so threads change the speed, never the bytes;
-    # remap, JPEG encoding and file writes release the GIL.
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        return sum(pool.map(write_clip, plans))
-
-
-def _write_manifest(
-    path: Path,
-    spec: TwinSpec,
-    seed: int,
-    plans: list[ClipPlan],
-    n_frames: int,
-    distractors: Distractors,
-) -> None:
-    manifest = {
-        "dataset": spec.dataset,
-        "generator_version": GENERATOR_VERSION,
-        "seed": seed,
-        "scale": spec.scale,
-        "coding_file": CODING_FILE,
-        "frames_layout": "Cropped/subNN/<Filename>/reg_img<N>.jpg",
-        "render_size": RENDER_SIZE,
-        "jpeg_quality": JPEG_QUALITY,
-        "counts": {
-            "samples": len(plans),
-            "subjects": len({plan.subject for plan in plans}),
-            "frames": n_frames,
-            "missing_apex": sum(plan.apex_missing for plan in plans),
-            "classes": dict(Counter(plan.emotion for plan in plans)),
-        },
-        "annotator": spec.annotator.as_dict(),
-        "distractors": {
-            "blinks_per_clip": distractors.blinks_per_clip,
-            "drift_px": distractors.drift_px,
-            "flicker": distractors.flicker,
-            "noise_sd": distractors.noise_sd,
-        },
-    }
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
