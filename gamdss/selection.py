@@ -45,6 +45,7 @@ from gamdss.distances import make_distance
 from gamdss.search import find_apex, stage1_tie_rank, symmetric_tie_rank, two_stage
 from mer_bench.data.sample import KeyFrames, Sample
 from mer_bench.errors import DataError
+from mer_bench.inputs.files import frame_position
 from mer_bench.inputs.frames import read_frames
 
 Variant = Literal["gamdss", "legacy", "symmetric"]
@@ -95,8 +96,8 @@ def reselect_sample(
         raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
     if len(sample.frame_paths) < 2:
         return _kept(sample, sample.annotated, "single-frame")
-    onset = _position(sample, sample.annotated.onset, "onset")
-    offset = _position(sample, sample.annotated.offset, "offset")
+    onset = frame_position(sample, sample.annotated.onset, "annotated onset")
+    offset = frame_position(sample, sample.annotated.offset, "annotated offset")
     frames = ClipFrames(sample)
     try:
         apex, filled = _start_apex(sample, frames, onset, offset, missing_apex, distance, variant)
@@ -118,8 +119,8 @@ def find_apex_sample(
     """
     if len(sample.frame_paths) < 2:
         return _kept(sample, sample.annotated, "single-frame")
-    onset = _position(sample, sample.annotated.onset, "onset")
-    offset = _position(sample, sample.annotated.offset, "offset")
+    onset = frame_position(sample, sample.annotated.onset, "annotated onset")
+    offset = frame_position(sample, sample.annotated.offset, "annotated offset")
     start = _midpoint_start(sample, onset, offset)
     if offset - onset < 2:
         return _kept(sample, start, "no-window")
@@ -164,7 +165,7 @@ def _start_apex(sample: Sample, frames: ClipFrames, onset: int, offset: int,
                 missing_apex: MissingApex, distance: str, variant: Variant) -> tuple[int, str | None]:
     """The apex position the search starts from, and how it was filled (None: annotated)."""
     if sample.annotated.apex is not None:
-        return _position(sample, sample.annotated.apex, "apex"), None
+        return frame_position(sample, sample.annotated.apex, "annotated apex"), None
     if offset - onset < 2 or missing_apex == "midpoint":
         return (onset + offset) // 2, "midpoint"
     frames.load(range(onset, offset + 1))
@@ -233,14 +234,3 @@ def _midpoint_start(sample: Sample, onset: int, offset: int) -> KeyFrames:
     if annotated.apex is not None:
         return annotated
     return KeyFrames(annotated.onset, sample.frame_numbers[(onset + offset) // 2], annotated.offset)
-
-
-def _position(sample: Sample, frame_number: int, role: str) -> int:
-    try:
-        return sample.index_of(frame_number)
-    except ValueError:
-        folder = sample.frame_paths[0].parent if sample.frame_paths else sample.clip
-        raise DataError(
-            f"{folder}: {sample.sample_id} has no frame {frame_number} (its annotated {role}); "
-            "fix the annotation or restore the missing frame file"
-        ) from None

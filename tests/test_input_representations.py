@@ -12,7 +12,8 @@ import mer_bench.inputs.face_crop as face_crop
 import mer_bench.inputs.frame_inputs as frame_inputs
 from mer_bench.data.sample import KeyFrames, Sample
 from mer_bench.data.spec import DATASETS, DatasetSpec
-from mer_bench.inputs.builder import FlowInputSpec, build_flow_input
+from mer_bench.inputs.flow import flow_strain
+from mer_bench.inputs.frames import read_frame
 from mer_bench.inputs.cache import InputCache
 from mer_bench.inputs.face_crop import (
     FaceBox,
@@ -131,11 +132,13 @@ def test_flow_is_the_first_two_channels_of_flow_strain_and_shares_its_entry(
     np.testing.assert_array_equal(build_input("flow-tvl1", sample, KEYS, "falling", 28, None), tvl1[:2])
 
 
-def test_flow_strain_without_crop_equals_the_flow_builder(random_clip) -> None:
+def test_flow_strain_without_crop_is_the_flow_of_start_to_peak(random_clip) -> None:
     sample, _ = random_clip
-    for branch, pair in (("rising", KeyFrames(101, 103, 105)), ("falling", KeyFrames(105, 103, 105))):
+    for branch, (start, peak) in (("rising", (101, 103)), ("falling", (105, 103))):
+        expected = flow_strain(read_frame(sample.path_of(start)), read_frame(sample.path_of(peak)),
+                               size=28)
         np.testing.assert_array_equal(build_input("flow-strain", sample, KEYS, branch, 28, None),
-                                      build_flow_input(sample, pair, FlowInputSpec(size=28), None))
+                                      expected)
 
 
 # ---- cache ---------------------------------------------------------------------------------------

@@ -9,18 +9,25 @@ import cv2
 import numpy as np
 import pytest
 
-import mer_bench.inputs.builder as builder_module
+import mer_bench.inputs.frame_inputs as frame_inputs
 from mer_bench.data.sample import KeyFrames, Sample
 from mer_bench.errors import ConfigError, DataError
 from mer_bench.inputs import (
     FlowInputSpec,
     InputCache,
-    build_flow_input,
     flow_strain,
     read_frame,
     read_frames,
 )
 from mer_bench.inputs.flow import optical_strain
+from mer_bench.keyframes import with_apex
+
+
+def build_flow_input(sample: Sample, keyframes: KeyFrames, spec: FlowInputSpec,
+                     cache: InputCache | None) -> np.ndarray:
+    """The onset -> apex flow input, as the flow representations build it."""
+    keyframes = with_apex(keyframes)
+    return frame_inputs.flow_strain_input(sample, keyframes.onset, keyframes.apex, spec, cache)
 
 SIDE = 128
 MARGIN = 32
@@ -205,13 +212,13 @@ def test_builder_caches_and_key_follows_keyframes(
     moving_sample: Sample, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    real = builder_module.flow_strain
+    real = frame_inputs.flow_strain
 
     def counting(*args: object, **kwargs: object) -> np.ndarray:
         calls.append(1)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(builder_module, "flow_strain", counting)
+    monkeypatch.setattr(frame_inputs, "flow_strain", counting)
     cache = InputCache(tmp_path / "cache")
     spec = FlowInputSpec()
     first = build_flow_input(moving_sample, KeyFrames(41, 43, 44), spec, cache)

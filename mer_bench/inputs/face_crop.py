@@ -37,7 +37,7 @@ import numpy as np
 from mer_bench.data.sample import Sample
 from mer_bench.data.spec import DATASETS, DatasetSpec
 from mer_bench.errors import DataError, UnknownNameError
-from mer_bench.inputs.builder import _file_identity
+from mer_bench.inputs.files import file_identity
 from mer_bench.inputs.cache import InputCache
 from mer_bench.inputs.frames import read_frame
 from mer_bench.registry import Registry
@@ -186,7 +186,7 @@ def clip_face_crop(sample: Sample, cache: InputCache | None = None,
     if not sample.frame_paths:
         raise DataError(f"{sample.sample_id}: the clip has no frames; restore its frame files")
     first = sample.frame_paths[0]
-    identity = _file_identity(first)
+    identity = file_identity(first)
     memory_key = (sample.sample_id, identity["path"], identity["bytes"], identity["mtime_ns"], spec)
     with _lock:
         crop = _memory.get(memory_key)

@@ -20,16 +20,36 @@ TV-L1 (the STSTNet / HTNet lineage) stays available as ``method="tvl1"``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import cv2
 import numpy as np
+
+from mer_bench.errors import ConfigError
 
 FlowMethod = Literal["tvl1", "farneback"]
 FLOW_METHODS: tuple[str, ...] = ("tvl1", "farneback")
 DEFAULT_METHOD: FlowMethod = "farneback"
 DEFAULT_WORKING_SIZE = 112
 DEFAULT_SIZE = 28
+
+
+@dataclass(frozen=True)
+class FlowInputSpec:
+    """How the onset -> apex flow input is built: output side, flow method, working resolution."""
+
+    size: int = DEFAULT_SIZE
+    method: FlowMethod = DEFAULT_METHOD
+    working_size: int | None = DEFAULT_WORKING_SIZE
+
+    def __post_init__(self) -> None:
+        if self.method not in FLOW_METHODS:
+            raise ConfigError(f"flow method {self.method!r} is unknown; use one of {', '.join(FLOW_METHODS)}")
+        if self.size < 3:
+            raise ConfigError(f"flow input size {self.size} is too small; use at least 3 (strain needs neighbours)")
+        if self.working_size is not None and self.working_size < 8:
+            raise ConfigError(f"flow working size {self.working_size} is too small; use at least 8 or None (native)")
 
 # Farneback settings common in MER code (MEMix lineage): 3-level pyramid halving each level, a 15 px
 # averaging window (~1/8 of a 112 px face, larger than any single facial-action region's motion).

@@ -26,10 +26,10 @@ import numpy as np
 from mer_bench.data.sample import Sample
 from mer_bench.errors import ConfigError
 from mer_bench.inputs import face_crop
-from mer_bench.inputs.builder import FlowInputSpec, _file_identity, frame_path
+from mer_bench.inputs.files import file_identity, frame_path
 from mer_bench.inputs.cache import InputCache
 from mer_bench.inputs.face_crop import FaceCrop
-from mer_bench.inputs.flow import flow_strain
+from mer_bench.inputs.flow import FlowInputSpec, flow_strain
 from mer_bench.inputs.frames import read_frame
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB
@@ -123,7 +123,7 @@ def _cached(cache: InputCache | None, name: str, sample: Sample, frames: Mapping
         "input": name,
         "sample_id": sample.sample_id,
         "frames": dict(frames),
-        "files": {role: _file_identity(path) for role, path in paths.items()},
+        "files": {role: file_identity(path) for role, path in paths.items()},
         "params": dict(params),
         "crop": None if crop is None else crop.key(),
     }

@@ -15,7 +15,7 @@ from typing import Callable, Literal
 import numpy as np
 
 from mer_bench.data.sample import KeyFrames, Sample
-from mer_bench.inputs.builder import FlowInputSpec
+from mer_bench.inputs.flow import FlowInputSpec
 from mer_bench.inputs.cache import InputCache
 from mer_bench.inputs.flow import FlowMethod
 from mer_bench.inputs.frame_inputs import flow_strain_input, frame_diff_input, frame_input
