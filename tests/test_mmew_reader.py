@@ -11,7 +11,7 @@ from openpyxl import Workbook
 
 from mer_bench.data.doctor import clip_problems
 from mer_bench.data.errata import apply_errata
-from mer_bench.data.mmew import MMEW, MMEW_ERRATA, read_mmew
+from mer_bench.data.mmew import MMEW, read_mmew
 from mer_bench.data.sample import KeyFrames
 from mer_bench.errors import DataError
 
@@ -138,7 +138,7 @@ def test_apex_after_offset_is_clamped_and_reported(tmp_path: Path) -> None:
     root = tmp_path / "MMEW"
     write_coding(root, [[1, "S01-01-001", 1, 20, 12, "12", "Happiness", None]])
     make_clip(root, "happiness", "S01-01-001", range(1, 13))
-    (fixed,), applied = apply_errata(read_mmew(root), MMEW_ERRATA)
+    (fixed,), applied = apply_errata(read_mmew(root), MMEW.errata)
     assert fixed.annotated == KeyFrames(1, 12, 12) and fixed.emotion == "happiness"
     assert [fix.rule for fix in applied] == ["label-spelling", "apex-outside-clamped"]
     assert "apex 20 outside onset..offset 1..12" in str(applied[1])
@@ -149,7 +149,7 @@ def test_offset_past_the_last_frame_becomes_the_last_frame_before_the_apex_is_cl
     root = tmp_path / "MMEW"
     write_coding(root, [[1, "S01-01-001", 1, 30, 25, "12", "happiness", None]])
     make_clip(root, "happiness", "S01-01-001", range(1, 13))
-    (fixed,), applied = apply_errata(read_mmew(root), MMEW_ERRATA)
+    (fixed,), applied = apply_errata(read_mmew(root), MMEW.errata)
     assert fixed.annotated == KeyFrames(1, 12, 12)
     assert [fix.rule for fix in applied] == ["offset-past-last-frame", "apex-outside-clamped"]
     assert "offset 25 past the clip's last frame; set to 12" in str(applied[0])
@@ -157,7 +157,7 @@ def test_offset_past_the_last_frame_becomes_the_last_frame_before_the_apex_is_cl
 
 def test_rows_inside_their_clip_are_not_touched(mmew_dir: Path) -> None:
     samples = read_mmew(mmew_dir)
-    fixed, applied = apply_errata(samples, MMEW_ERRATA)
+    fixed, applied = apply_errata(samples, MMEW.errata)
     assert [fix.rule for fix in applied] == ["label-spelling"]  # ' Disgust ' only
     assert [s.annotated for s in fixed] == [s.annotated for s in samples]
 

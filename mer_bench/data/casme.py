@@ -210,7 +210,6 @@ CASME_ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, ONSET_OFFSET_FROM_FOLDE
 TWIN_VERSION = "1"
 
 
-
 CASME = DatasetSpec(
     name=DATASET,
     title="CASME",

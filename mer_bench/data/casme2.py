@@ -154,7 +154,6 @@ def _sample_from_row(
 TWIN_VERSION = "2"
 
 
-
 CASME2 = DatasetSpec(
     name="casme2",
     title="CASME II",

@@ -296,7 +296,6 @@ ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, MEB_V2_ROW_FIXES, MISSING_APE
 TWIN_VERSION = "1"
 
 
-
 CASME3 = DatasetSpec(
     name=DATASET,
     title="CAS(ME)^3 Part A",

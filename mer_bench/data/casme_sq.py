@@ -206,7 +206,6 @@ def _subject_number(value: object, where: str) -> int:
 TWIN_VERSION = "1"
 
 
-
 CASME_SQ = DatasetSpec(
     name=DATASET,
     title="CAS(ME)^2",

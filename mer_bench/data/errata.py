@@ -106,3 +106,8 @@ OFFSET_PAST_LAST_FRAME = ErratumRule(
 
 COMMON_RULES: tuple[ErratumRule, ...] = (LABEL_SPELLING, MISSING_APEX_MIDPOINT,
                                          APEX_OUTSIDE_CLAMPED)
+
+# For datasets whose clip folders end at the coded offset (SAMM, MMEW): the offset is fixed before
+# the apex rules, so that a missing or stray apex is placed within the corrected onset..offset.
+OFFSET_FIRST_RULES: tuple[ErratumRule, ...] = (LABEL_SPELLING, OFFSET_PAST_LAST_FRAME,
+                                               MISSING_APEX_MIDPOINT, APEX_OUTSIDE_CLAMPED)

@@ -166,7 +166,6 @@ def _one_hot(value: object, column: str, where: str) -> bool:
 TWIN_VERSION = "1"
 
 
-
 FOURDME = DatasetSpec(
     name="4dme",
     title="4DME",

@@ -21,13 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mer_bench.data.errata import (
-    APEX_OUTSIDE_CLAMPED,
-    LABEL_SPELLING,
-    MISSING_APEX_MIDPOINT,
-    OFFSET_PAST_LAST_FRAME,
-    ErratumRule,
-    )
+from mer_bench.data.errata import OFFSET_FIRST_RULES
 from mer_bench.data.native import (
     cell_text,
     check_key_frames,
@@ -225,14 +219,8 @@ def _clip_folder(
     return folder
 
 
-# The offset is fixed before the apex rules, so that an apex is clamped into the corrected
-# onset..offset and a missing apex takes the corrected midpoint.
-MMEW_ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, OFFSET_PAST_LAST_FRAME,
-                                        MISSING_APEX_MIDPOINT, APEX_OUTSIDE_CLAMPED)
-
 # Bumped whenever the twin generator's output changes, so cached twins are regenerated.
 TWIN_VERSION = "1"
-
 
 
 # face_crop=False: the micro-expression frames are taken to be face images already (as the
@@ -246,5 +234,5 @@ MMEW = DatasetSpec(
     write_twin=lazy_twin("mer_bench.synth.mmew:write_mmew_twin"),
     twin_version=TWIN_VERSION,
     face_crop=False,
-    errata=MMEW_ERRATA,
+    errata=OFFSET_FIRST_RULES,
 )

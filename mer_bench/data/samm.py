@@ -7,13 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mer_bench.data.errata import (
-    APEX_OUTSIDE_CLAMPED,
-    LABEL_SPELLING,
-    MISSING_APEX_MIDPOINT,
-    OFFSET_PAST_LAST_FRAME,
-    ErratumRule,
-    )
+from mer_bench.data.errata import OFFSET_FIRST_RULES
 from mer_bench.data.native import (
     as_int,
     cell_text,
@@ -186,13 +180,8 @@ def _subject_of(value: object, where: str) -> str:
 
 # --- errata ------------------------------------------------------------------------------------
 
-# The offset is fixed first, so that a missing apex is placed between the corrected key frames.
-SAMM_ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, OFFSET_PAST_LAST_FRAME,
-                                        MISSING_APEX_MIDPOINT, APEX_OUTSIDE_CLAMPED)
-
 # Bumped whenever the twin generator's output changes, so cached twins are regenerated.
 TWIN_VERSION = "1"
-
 
 
 SAMM = DatasetSpec(
@@ -204,5 +193,5 @@ SAMM = DatasetSpec(
     write_twin=lazy_twin("mer_bench.synth.samm:write_samm_twin"),
     twin_version=TWIN_VERSION,
     face_crop=True,
-    errata=SAMM_ERRATA,
+    errata=OFFSET_FIRST_RULES,
 )

@@ -221,7 +221,7 @@ def read_smic_nir(dataset_dir: Path) -> list[Sample]:
 # Bumped whenever the twin generator's output changes, so cached twins are regenerated. One twin
 # folder holds all three cameras, so the three specs share the version and the writer.
 TWIN_VERSION = "1"
-
+_WRITE_TWIN = lazy_twin("mer_bench.synth.smic:write_smic_twin")
 
 
 def _spec(camera: Camera, read) -> DatasetSpec:
@@ -231,7 +231,7 @@ def _spec(camera: Camera, read) -> DatasetSpec:
         folder="SMIC",
         fps=FPS[camera],
         read=read,
-        write_twin=lazy_twin("mer_bench.synth.smic:write_smic_twin"),
+        write_twin=_WRITE_TWIN,
         twin_version=TWIN_VERSION,
         # apex absence is by design in SMIC: no missing-apex rule (see the module docstring)
         errata=(LABEL_SPELLING,),
