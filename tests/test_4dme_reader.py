@@ -14,6 +14,7 @@ from mer_bench.data.errata import apply_errata
 from mer_bench.data.fourdme import FOURDME, read_fourdme
 from mer_bench.data.sample import KeyFrames
 from mer_bench.errors import DataError
+from reader_checks import assert_one_line
 
 CODING = "4DME_Labelling_Micro_release v1.xlsx"  # with the space, as released
 HEADER = ["sub_ID", "fold_name", "Onset", "Apex", "Offset", "AUs", "Emotion", "Positive",
@@ -149,13 +150,6 @@ def test_spec_marks_4dme_for_face_cropping() -> None:
 
 
 # --- bad inputs: one DataError, one line, naming the file (and row) and what to do ----------------
-
-
-def assert_one_line(error: pytest.ExceptionInfo[DataError], *fragments: str) -> None:
-    message = str(error.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
 def test_missing_dataset_dir(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from mer_bench.data.casme2 import CASME2, read_casme2
 from mer_bench.data.sample import KeyFrames
 from mer_bench.data.spec import DATASETS
 from mer_bench.errors import DataError
+from reader_checks import assert_one_line
 
 # The real header: two blank cells, which pandas reads as 'Unnamed: 2' and 'Unnamed: 6'.
 HEADER = [
@@ -160,13 +161,6 @@ def test_explicit_coding_file_picks_one_of_several(casme2_dir: Path) -> None:
 
 
 # --- bad inputs: one DataError, one line, naming the file (and row) and what to do ----------------
-
-
-def assert_one_line(error: pytest.ExceptionInfo[DataError], *fragments: str) -> None:
-    message = str(error.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
 def test_missing_dataset_dir(tmp_path: Path) -> None:

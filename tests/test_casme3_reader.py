@@ -20,6 +20,7 @@ from mer_bench.data.casme3 import (
 from mer_bench.data.errata import LABEL_SPELLING, apply_errata
 from mer_bench.data.sample import KeyFrames
 from mer_bench.errors import DataError
+from reader_checks import assert_one_line
 
 HEADER = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"]
 LABEL_DIR = Path("part_A") / "annotation"
@@ -189,13 +190,6 @@ def test_meb_apex_fix_and_rows_it_does_not_touch(casme3_dir: Path) -> None:
 
 
 # --- bad inputs: one DataError, one line, naming the file (and row) and what to do ----------------
-
-
-def assert_one_line(error: pytest.ExceptionInfo[DataError], *fragments: str) -> None:
-    message = str(error.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
 BAD_ROWS = {

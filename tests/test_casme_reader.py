@@ -15,6 +15,7 @@ from mer_bench.data.doctor import clip_problems
 from mer_bench.data.errata import apply_errata
 from mer_bench.data.sample import KeyFrames
 from mer_bench.errors import DataError
+from reader_checks import assert_one_line
 
 # The release's header: blank cells at positions 2 and 7, durations 'Onset' / 'Total' in ms.
 HEADER = ["Subject", "Filename", None, "OnsetF", "ApexF1", "ApexF2", "OffsetF", None, "Onset",
@@ -143,13 +144,6 @@ def test_excel_lock_file_is_not_a_version(casme_dir: Path) -> None:
 
 
 # --- bad inputs: one DataError, one line, naming the file (and row) and what to do ----------------
-
-
-def assert_one_line(error: pytest.ExceptionInfo[DataError], *fragments: str) -> None:
-    message = str(error.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
 def test_missing_dataset_dir(tmp_path: Path) -> None:

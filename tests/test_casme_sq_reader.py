@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from mer_bench.data.casme_sq import CASME_SQ, read_casme_sq
 from mer_bench.data.sample import KeyFrames
 from mer_bench.errors import DataError
+from reader_checks import assert_one_line
 
 CODING = "CAS(ME)^2code_final.xlsx"
 MICRO, MACRO = "micro-expression", "macro-expression"
@@ -96,13 +97,6 @@ def test_spec_describes_an_uncropped_30fps_dataset() -> None:
 
 
 # --- bad inputs: one DataError, one line, naming the file (and row) and what to do ----------------
-
-
-def assert_one_line(error: pytest.ExceptionInfo[DataError], *fragments: str) -> None:
-    message = str(error.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
 BAD_ROWS = {

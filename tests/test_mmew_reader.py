@@ -14,6 +14,7 @@ from mer_bench.data.errata import apply_errata
 from mer_bench.data.mmew import MMEW, read_mmew
 from mer_bench.data.sample import KeyFrames
 from mer_bench.errors import DataError
+from reader_checks import assert_one_line
 
 HEADER = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units",
           "Estimated Emotion", "remarks"]
@@ -172,13 +173,6 @@ def test_missing_frame_inside_a_clip_is_read_and_reported_by_the_doctor(tmp_path
 
 
 # --- bad inputs: one DataError, one line, naming the file (and row) and what to do ----------------
-
-
-def assert_one_line(error: pytest.ExceptionInfo[DataError], *fragments: str) -> None:
-    message = str(error.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
 def test_missing_dataset_dir(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from mer_bench.data.errata import apply_errata
 from mer_bench.data.sample import KeyFrames
 from mer_bench.data.samm import SAMM, read_samm
 from mer_bench.errors import DataError
+from reader_checks import assert_one_line
 
 CODING = "SAMM_Micro_FACS_Codes_v2.xlsx"
 HEADER = ["Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame", "Offset Frame",
@@ -180,13 +181,6 @@ def test_spec_marks_samm_for_face_cropping() -> None:
 
 
 # --- bad inputs: one DataError, one line, naming the file (and row) and what to do ----------------
-
-
-def assert_one_line(error: pytest.ExceptionInfo[DataError], *fragments: str) -> None:
-    message = str(error.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
 def test_missing_dataset_dir(tmp_path: Path) -> None:

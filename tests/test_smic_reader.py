@@ -23,6 +23,7 @@ from mer_bench.data.smic import (
     read_smic_vis,
 )
 from mer_bench.errors import DataError
+from reader_checks import assert_one_line
 
 CROPPED = "SMIC_all_cropped"
 
@@ -147,13 +148,6 @@ def test_camera_sheet_with_filename_column(smic: Path) -> None:
 
 
 # --- bad inputs: one DataError, one line, naming the folder or file and row, and what to do ------
-
-
-def assert_one_line(error: pytest.ExceptionInfo[DataError], *fragments: str) -> None:
-    message = str(error.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
 def test_missing_dataset_dir(tmp_path: Path) -> None:
