@@ -13,8 +13,7 @@ from gamdss.reselect import make_strategy
 from gamdss.shifts import fallback_counts, shift_summary, shift_table, summary_markdown
 from gamdss.study import Progress, run_study
 from gamdss.study_report import write_study
-from mer_bench.data.spec import DATASETS
-from mer_bench.datasource import DataSource, load_samples
+from mer_bench.datasource import DataSource, protocol_samples
 from mer_bench.errors import ConfigError
 from mer_bench.protocols import get_protocol
 
@@ -45,9 +44,7 @@ def reselect_protocol(protocol_id: str, strategy_spec: str, source: DataSource,
         raise ConfigError(f"keyframe strategy {strategy_spec!r} does not report reselections; use "
                           "one of gamdss, gamdss-legacy, gamdss-symmetric, apex-search")
     # Composite protocols pool several datasets; the summary keeps them apart.
-    pooled = [sample for name in protocol.datasets
-              for sample in load_samples(DATASETS.get(name), source)]
-    samples = [item.sample for item in protocol.label_samples(pooled)]
+    samples = [item.sample for item in protocol.label_samples(protocol_samples(protocol, source))]
     if not samples:
         raise ConfigError(f"protocol {protocol_id}: no sample carries one of its labels")
     table = shift_table(samples, [select(sample) for sample in samples])

@@ -11,11 +11,17 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mer_bench.data.errata import AppliedFix, apply_errata
+from mer_bench.data.sample_list import (keep_listed, read_sample_list, twin_selection,
+                                        write_sample_list)
 from mer_bench.data.sample import Sample
 from mer_bench.data.spec import DatasetSpec
 from mer_bench.errors import DataError
+
+if TYPE_CHECKING:
+    from mer_bench.protocols import Protocol
 
 DATA_ENV = "MER_BENCH_DATA"
 CACHE_ENV = "MER_BENCH_CACHE"
@@ -120,3 +126,34 @@ def load_dataset(dataset: DatasetSpec, source: DataSource) -> tuple[list[Sample]
 @lru_cache(maxsize=16)
 def _read_cached(dataset: DatasetSpec, directory: Path) -> tuple[list[Sample], list[AppliedFix]]:
     return apply_errata(dataset.read(directory), dataset.errata)
+
+
+def protocol_samples(protocol: "Protocol", source: DataSource) -> list[Sample]:
+    """Every sample of the protocol's datasets, restricted to its sample list if it has one.
+
+    On twins the list is written from the twins themselves (see `data.sample_list`); on real
+    data a missing list is an error naming where to put it.
+    """
+    from mer_bench.data.spec import DATASETS
+
+    samples = [sample for name in protocol.datasets
+               for sample in load_samples(DATASETS.get(name), source)]
+    if protocol.sample_list is None:
+        return samples
+    if source.is_twin:
+        # one list per protocol, rewritten each time so it always follows the twins it describes
+        path = source.twin_root() / "sample-lists" / f"{protocol.id}.csv"
+        write_twin_sample_list(path, protocol, samples)
+    else:
+        path = source.root / protocol.sample_list
+    if not path.is_file():
+        raise DataError(f"{path}: protocol {protocol.id} needs its sample list there (the "
+                        "MEGC2019 ground truth, combined_3class_gt.csv); add it or choose "
+                        "another protocol")
+    return keep_listed(samples, read_sample_list(path))
+
+
+def write_twin_sample_list(path: Path, protocol: "Protocol", samples: list[Sample]) -> None:
+    rows = [(s.dataset, s.subject, s.clip, protocol.classes[label]) for s in samples
+            if (label := protocol.label_of(s)) is not None]
+    write_sample_list(path, twin_selection(rows))

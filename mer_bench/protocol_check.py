@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mer_bench.data.spec import DATASETS
-from mer_bench.datasource import DataSource, load_samples, twin_scale_of
+from mer_bench.datasource import DataSource, protocol_samples, twin_scale_of
 from mer_bench.protocols import Protocol, protocol_registry
 
 
@@ -37,8 +37,7 @@ def check_protocol(protocol: Protocol, source: DataSource) -> ProtocolCheck:
     datasets = [DATASETS.get(name) for name in protocol.datasets]
     if not all(source.has(d) for d in datasets):
         return ProtocolCheck(protocol, present=False)
-    samples = [s for d in datasets for s in load_samples(d, source)]
-    labelled = protocol.label_samples(samples)
+    labelled = protocol.label_samples(protocol_samples(protocol, source))
     scales = {twin_scale_of(source.dataset_dir(d)) for d in datasets}
     return ProtocolCheck(protocol, True, len(labelled),
                          len({item.sample.subject_key for item in labelled}),

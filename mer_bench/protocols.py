@@ -89,6 +89,8 @@ class Protocol:
     sources: tuple[Source, ...]
     expected: ExpectedCounts
     source_file: Path = field(compare=False)
+    # a file under the data root listing the protocol's clips (MEGC2019's ground truth), or None
+    sample_list: str | None = None
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -118,6 +120,7 @@ class Protocol:
                          "class_map": dict(sorted(s.class_map.items()))} for s in self.sources],
             "expected": {"counts": dict(sorted(self.expected.counts.items())),
                          "subjects": self.expected.subjects},
+            "sample_list": self.sample_list,
         }
         blob = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -252,6 +255,7 @@ def _parse_protocol(pid: str, body: Mapping, dataset: str, source: Path) -> Prot
         expected=ExpectedCounts(dict(expected.get("counts", {})), expected.get("subjects"),
                                 expected.get("source", ""), bool(expected.get("assumed", False))),
         source_file=source,
+        sample_list=body.get("sample_list"),
     )
 
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mer_bench.data.spec import DATASETS
-from mer_bench.datasource import (DataSource, load_dataset, resolve_data_source,
+from mer_bench.datasource import (DataSource, load_dataset, protocol_samples, resolve_data_source,
                                   twin_is_current, twin_scale_of)
 from mer_bench.errors import ConfigError
 from mer_bench.execute import EXECUTORS, Job
@@ -62,18 +62,17 @@ def _check_protocol(protocol: Protocol, source: DataSource, console: Console) ->
         console.print(f"skipping {protocol.id}: no {', '.join(missing)} under {source.root}",
                       highlight=False, soft_wrap=True)
         return False
-    samples = []
     for dataset in datasets:
         if source.is_twin and not twin_is_current(dataset, source):
             console.print(f"generating the {dataset.title} twin at scale "
                           f"{source.twin_scale:g} (once) in {source.dataset_dir(dataset)}",
                           highlight=False, soft_wrap=True)
-        loaded, fixes = load_dataset(dataset, source)
+        fixes = load_dataset(dataset, source)[1]
         if fixes:
             console.print(f"{dataset.title}: {len(fixes)} errata fixes applied "
                           "(see mer-bench doctor)", highlight=False, soft_wrap=True)
-        samples.extend(loaded)
-    _report_counts(protocol, protocol.label_samples(samples), source, console)
+    labelled = protocol.label_samples(protocol_samples(protocol, source))
+    _report_counts(protocol, labelled, source, console)
     return True
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from mer_bench.data.sample import KeyFrames, Sample
 from mer_bench.data.spec import DATASETS
-from mer_bench.datasource import DataSource, cache_dir, load_samples
+from mer_bench.datasource import DataSource, cache_dir, protocol_samples
 from mer_bench.errors import DataError
 from mer_bench.inputs import InputCache
 from mer_bench.inputs.representations import INPUTS, Branch, build_input
@@ -82,8 +82,7 @@ def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
     model = MODELS.get(job.cell.model)
     strategy = make_strategy(job.cell.keyframes)
 
-    samples = [sample for name in protocol.datasets
-               for sample in load_samples(DATASETS.get(name), job.source)]
+    samples = protocol_samples(protocol, job.source)
     labelled = protocol.label_samples(samples)
     if not labelled:
         raise DataError(f"protocol {protocol.id}: no sample carries one of its labels "
