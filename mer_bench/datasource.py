@@ -153,6 +153,14 @@ def protocol_samples(protocol: "Protocol", source: DataSource) -> list[Sample]:
     return keep_listed(samples, read_sample_list(path))
 
 
+def missing_sample_list(protocol: "Protocol", source: DataSource) -> Path | None:
+    """Where the protocol's sample list should be, if it is missing from a real data root."""
+    if protocol.sample_list is None or source.is_twin:
+        return None
+    path = source.root / protocol.sample_list
+    return None if path.is_file() else path
+
+
 def write_twin_sample_list(path: Path, protocol: "Protocol", samples: list[Sample]) -> None:
     rows = [(s.dataset, s.subject, s.clip, protocol.classes[label]) for s in samples
             if (label := protocol.label_of(s)) is not None]

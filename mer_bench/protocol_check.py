@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mer_bench.data.spec import DATASETS
-from mer_bench.datasource import DataSource, protocol_samples, twin_scale_of
+from mer_bench.datasource import (DataSource, missing_sample_list, protocol_samples,
+                                  twin_scale_of)
 from mer_bench.protocols import Protocol, protocol_registry
 
 
@@ -35,7 +36,7 @@ class ProtocolCheck:
 
 def check_protocol(protocol: Protocol, source: DataSource) -> ProtocolCheck:
     datasets = [DATASETS.get(name) for name in protocol.datasets]
-    if not all(source.has(d) for d in datasets):
+    if not all(source.has(d) for d in datasets) or missing_sample_list(protocol, source):
         return ProtocolCheck(protocol, present=False)
     labelled = protocol.label_samples(protocol_samples(protocol, source))
     scales = {twin_scale_of(source.dataset_dir(d)) for d in datasets}

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mer_bench.data.spec import DATASETS
-from mer_bench.datasource import (DataSource, load_dataset, protocol_samples, resolve_data_source,
-                                  twin_is_current, twin_scale_of)
+from mer_bench.datasource import (DataSource, load_dataset, missing_sample_list, protocol_samples,
+                                  resolve_data_source, twin_is_current, twin_scale_of)
 from mer_bench.errors import ConfigError
 from mer_bench.execute import EXECUTORS, Job
 from mer_bench.keyframes import KEYFRAME_STRATEGIES
@@ -58,6 +58,9 @@ def _usable_cells(cells: Sequence[Cell], source: DataSource, console: Console) -
 def _check_protocol(protocol: Protocol, source: DataSource, console: Console) -> bool:
     datasets = [DATASETS.get(name) for name in protocol.datasets]
     missing = [d.folder for d in datasets if not source.has(d)]
+    absent_list = missing_sample_list(protocol, source)
+    if absent_list:
+        missing.append(str(absent_list.relative_to(source.root)))
     if missing:
         console.print(f"skipping {protocol.id}: no {', '.join(missing)} under {source.root}",
                       highlight=False, soft_wrap=True)

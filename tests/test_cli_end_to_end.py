@@ -131,3 +131,10 @@ def test_unknown_model_suggests_a_name(tmp_path, cli):
     code, _, err = cli("run", "--protocol", "casme2-5class", "--model", "ststnett",
                        "--results", tmp_path / "r")
     assert code == 2 and "did you mean ststnet" in err
+
+
+def test_a_protocol_without_its_sample_list_is_skipped_on_real_data(tiny_twin_root, tmp_path, cli):
+    code, _, err = cli("run", "--protocol", "casme2-3class-megc", "--data-root", tiny_twin_root,
+                       "--results", tmp_path / "r")
+    assert code == 2 and "MEGC2019/combined_3class_gt.csv" in err
+    assert not (tmp_path / "r").exists()
