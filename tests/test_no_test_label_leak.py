@@ -33,7 +33,7 @@ def test_poisoned_test_subject_labels_leave_its_predictions_unchanged(
             return dataclasses.replace(s, emotion=wrong)
         return [poison(s) for s in samples]
 
-    monkeypatch.setattr("mer_bench.execute.job.load_samples", poisoned_load)
+    monkeypatch.setattr("mer_bench.datasource.load_samples", poisoned_load)
     poisoned = run_job(job)
 
     def victim_predictions(result):
