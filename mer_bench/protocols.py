@@ -120,8 +120,9 @@ class Protocol:
                          "class_map": dict(sorted(s.class_map.items()))} for s in self.sources],
             "expected": {"counts": dict(sorted(self.expected.counts.items())),
                          "subjects": self.expected.subjects},
-            "sample_list": self.sample_list,
         }
+        if self.sample_list is not None:
+            content["sample_list"] = self.sample_list
         blob = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -138,3 +138,12 @@ def test_a_protocol_without_its_sample_list_is_skipped_on_real_data(tiny_twin_ro
                        "--results", tmp_path / "r")
     assert code == 2 and "MEGC2019/combined_3class_gt.csv" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_password_protected_coding_file_says_so(twin_copy, tmp_path, cli):
+    (coding,) = (twin_copy / "CASME2").glob("CASME2-coding-*.xlsx")
+    # an encrypted workbook is an OLE compound file, not a zip archive
+    coding.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504))
+    code, _, err = cli(*run_args(twin_copy, tmp_path / "results"))
+    assert code == 2 and "password-protected" in err and coding.name in err
+    assert len(err.strip().splitlines()) == 1

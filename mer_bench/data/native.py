@@ -164,9 +164,24 @@ def _read_excel(path: Path, *, sheet: int | None, header: int | None, noun: str
         raise DataError(f"{path}: reading this workbook format needs the xlrd package; "
                         f"pip install xlrd, or save the file as .xlsx") from None
     except Exception as exc:  # any parse failure is a bad file, reported as one line
+        if engine == "openpyxl" and _is_ole_container(path):
+            # an encrypted .xlsx is stored in an OLE container, not a zip
+            raise DataError(f"{path}: the {noun} is password-protected (or an old binary "
+                            "workbook); open it, remove the password and save it as .xlsx") from None
         reason = " ".join(str(exc).split())
         raise DataError(f"{path}: cannot read the {noun} ({reason}); "
                         "re-copy it from the release") from None
+
+
+OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
+
+
+def _is_ole_container(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(OLE_MAGIC)) == OLE_MAGIC
+    except OSError:
+        return False
 
 
 def normalise_header(header: object) -> str:
