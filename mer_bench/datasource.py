@@ -17,7 +17,7 @@ from mer_bench.data.errata import AppliedFix, apply_errata
 from mer_bench.data.sample_list import (keep_listed, read_sample_list, twin_selection,
                                         write_sample_list)
 from mer_bench.data.sample import Sample
-from mer_bench.data.spec import DatasetSpec
+from mer_bench.data.spec import DATASETS, DatasetSpec
 from mer_bench.errors import DataError
 
 if TYPE_CHECKING:
@@ -134,8 +134,6 @@ def protocol_samples(protocol: "Protocol", source: DataSource) -> list[Sample]:
     On twins the list is written from the twins themselves (see `data.sample_list`); on real
     data a missing list is an error naming where to put it.
     """
-    from mer_bench.data.spec import DATASETS
-
     samples = [sample for name in protocol.datasets
                for sample in load_samples(DATASETS.get(name), source)]
     if protocol.sample_list is None:
