@@ -93,6 +93,11 @@ class Protocol:
     sample_list: str | None = None
 
     @property
+    def family(self) -> str:
+        """The protocol file's name (casme2, megc2019, cross-dataset...): one leaderboard page each."""
+        return self.source_file.stem
+
+    @property
     def datasets(self) -> tuple[str, ...]:
         return tuple(source.dataset for source in self.sources)
 

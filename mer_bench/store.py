@@ -41,14 +41,23 @@ KEYFRAME_COLUMNS = (
 )
 
 
+# How the evaluated model is chosen. ``fixed-epochs``: the last epoch of a fixed budget (default).
+# ``optuna-nested``: hyper-parameters tuned by Optuna on validation subjects from the training side,
+# then a fixed budget. ``oracle``: the best epoch on the test subject, which leaks test labels and
+# exists only to measure how much that inflates published numbers.
+DEFAULT_SELECTION = "fixed-epochs"
+SELECTION_MODES = ("fixed-epochs", "optuna-nested", "oracle")
+
+
 @dataclass(frozen=True)
 class Cell:
-    """One cell of the benchmark: (protocol, model, keyframe strategy, seed)."""
+    """One cell of the benchmark: (protocol, model, keyframe strategy, seed, selection mode)."""
 
     protocol: str
     model: str
     keyframes: str
     seed: int
+    selection: str = DEFAULT_SELECTION
 
     def __post_init__(self) -> None:
         for name in ("protocol", "model", "keyframes"):
@@ -57,10 +66,19 @@ class Cell:
                 raise ValueError(f"Cell.{name} must be a non-empty string, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"Cell.seed must be a non-negative int, got {self.seed!r}")
+        if self.selection not in SELECTION_MODES:
+            raise ValueError(f"Cell.selection must be one of {', '.join(SELECTION_MODES)}, "
+                             f"got {self.selection!r}")
+
+    @property
+    def seed_dir(self) -> str:
+        """``seed<k>`` for the default selection mode, ``seed<k>-<mode>`` otherwise."""
+        suffix = "" if self.selection == DEFAULT_SELECTION else f"-{self.selection}"
+        return f"seed{self.seed}{suffix}"
 
     @property
     def cell_id(self) -> str:
-        return f"{self.protocol}/{self.model}/{self.keyframes}/seed{self.seed}"
+        return f"{self.protocol}/{self.model}/{self.keyframes}/{self.seed_dir}"
 
     @property
     def relpath(self) -> Path:
@@ -69,15 +87,17 @@ class Cell:
             _path_component(self.protocol),
             _path_component(self.model),
             _path_component(self.keyframes),
-            f"seed{self.seed}",
+            self.seed_dir,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"protocol": self.protocol, "model": self.model, "keyframes": self.keyframes, "seed": self.seed}
+        return {"protocol": self.protocol, "model": self.model, "keyframes": self.keyframes, "seed": self.seed,
+                "selection": self.selection}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Cell:
-        return cls(str(data["protocol"]), str(data["model"]), str(data["keyframes"]), int(data["seed"]))
+        return cls(str(data["protocol"]), str(data["model"]), str(data["keyframes"]), int(data["seed"]),
+                   str(data.get("selection", DEFAULT_SELECTION)))
 
 
 def _path_component(name: str) -> str:
@@ -193,6 +213,9 @@ def _same_table(left: pd.DataFrame | None, right: pd.DataFrame | None) -> bool:
 def _check_writable(result: JobResult) -> None:
     """Raise ValueError if ``result`` breaks an invariant a reader relies on."""
     where = f"JobResult for {result.cell.cell_id}"
+    if result.selection_mode != result.cell.selection:
+        raise ValueError(f"{where}: selection_mode {result.selection_mode!r} differs from the cell's "
+                         f"{result.cell.selection!r}")
     expected_hash = config_hash(result.config)
     if result.config_hash != expected_hash:
         raise ValueError(f"{where}: config_hash does not match config; set it to config_hash(config)")

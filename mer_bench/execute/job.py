@@ -18,18 +18,30 @@ from mer_bench.inputs import InputCache
 from mer_bench.inputs.representations import INPUTS, Branch, build_input
 from mer_bench.keyframes import KEYFRAME_STRATEGIES, KeyframeStrategy, keyframes_for
 from mer_bench.metrics import pooled_metrics
-from mer_bench.models import MODELS, ModelSpec, count_flops, count_parameters
+from mer_bench.models import MODELS, ModelSpec, TrainingBudget, count_flops, count_parameters
 from mer_bench.protocols import Fold, LabelledSample, Protocol, get_protocol, make_folds
 from mer_bench.store import Cell, JobResult, config_hash, git_commit, package_versions
-from mer_bench.train import SELECTION_MODE, train_and_predict
+from mer_bench.train import ORACLE, FoldOutcome, train_and_predict
 
 FoldCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
 class Job:
+    """A cell to run on a data source.
+
+    ``fold_budgets`` (one per fold, in fold order) replace the model's own training budget: nested
+    tuning finds one per fold on that fold's training side. ``tuning`` says how they were found and
+    goes into the record's config.
+    """
+
     cell: Cell
     source: DataSource
+    fold_budgets: tuple[TrainingBudget, ...] | None = None
+    tuning: Mapping | None = None
+
+    def budget_for(self, model: ModelSpec, fold_index: int) -> TrainingBudget:
+        return self.fold_budgets[fold_index] if self.fold_budgets else model.budget
 
 
 def make_strategy(name: str) -> KeyframeStrategy:
@@ -39,18 +51,22 @@ def make_strategy(name: str) -> KeyframeStrategy:
 def job_config(job: Job, protocol: Protocol, model: ModelSpec,
                strategy: KeyframeStrategy) -> dict:
     """Everything that determines a job's numbers; hashed into the record's config hash."""
-    return {
+    config = {
         "protocol": {"id": protocol.id, "version": protocol.version, "hash": protocol.hash},
         "model": model.name,
-        "budget": model.budget.as_dict(),
+        "budget": ([b.as_dict() for b in job.fold_budgets] if job.fold_budgets
+                   else model.budget.as_dict()),
         "input": {"kinds": list(model.inputs), "size": model.input_size,
                   "two_branch": model.two_branch},
         "keyframes": {"name": strategy.name, "applies_to": strategy.applies_to,
                       **dict(strategy.params())},
         "seed": job.cell.seed,
-        "selection": SELECTION_MODE,
+        "selection": job.cell.selection,
         "data": " + ".join(job.source.describe(DATASETS.get(d)) for d in protocol.datasets),
     }
+    if job.tuning is not None:
+        config["tuning"] = dict(job.tuning)
+    return config
 
 
 def _select_keyframes(strategy: KeyframeStrategy, labelled: Sequence[LabelledSample],
@@ -88,6 +104,9 @@ def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
         raise DataError(f"protocol {protocol.id}: no sample carries one of its labels "
                         f"({', '.join(protocol.classes)}); check the emotion column")
     folds = make_folds(protocol, labelled)
+    if job.fold_budgets is not None and len(job.fold_budgets) != len(folds):
+        raise DataError(f"{job.cell.cell_id}: {len(job.fold_budgets)} tuned budgets for "
+                        f"{len(folds)} folds; the data changed since tuning, tune again")
     by_id = {item.sample.sample_id: item.sample for item in labelled}
     label_of = {item.sample.sample_id: item.label for item in labelled}
 
@@ -99,11 +118,13 @@ def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
     falling_inputs = (_inputs(model, by_id, train_keyframes, "falling", cache)
                       if model.two_branch else None)
 
-    rows, losses = [], []
+    rows, losses, chosen_epochs = [], [], []
     for fold in folds:
-        predictions, fold_losses = _run_fold(job, model, protocol, fold, train_inputs,
-                                             falling_inputs, test_inputs, label_of)
-        losses.append(fold_losses)
+        outcome = _run_fold(job, model, protocol, fold, train_inputs, falling_inputs, test_inputs,
+                            label_of)
+        predictions = outcome.predictions
+        losses.append(outcome.epoch_losses)
+        chosen_epochs.append(outcome.chosen_epoch)
         for sid, predicted in zip(fold.test_ids, predictions):
             rows.append({"sample_id": sid, "subject": by_id[sid].subject_key,
                          "fold": fold.index, "y_true": label_of[sid], "y_pred": int(predicted)})
@@ -120,7 +141,7 @@ def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
         protocol_hash=protocol.hash,
         config=config,
         config_hash=config_hash(config),
-        selection_mode=SELECTION_MODE,
+        selection_mode=job.cell.selection,
         metrics=pooled_metrics(predictions["y_true"], predictions["y_pred"], protocol.classes),
         param_count=count_parameters(model.build(len(protocol.classes))),
         flops=count_flops(model, len(protocol.classes),
@@ -129,7 +150,8 @@ def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
         n_folds=len(folds),
         predictions=predictions,
         keyframes_used=_keyframes_table(labelled, train_keyframes, test_keyframes),
-        curves={"train_loss_mean": np.mean(losses, axis=0).round(6).tolist()},
+        curves={"train_loss_mean": np.mean(losses, axis=0).round(6).tolist(),
+                **({"oracle_epochs": chosen_epochs} if job.cell.selection == ORACLE else {})},
         git_commit=git_commit(),
         package_versions=package_versions(),
         wall_time_s=round(time.perf_counter() - started, 3),
@@ -140,14 +162,17 @@ def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
 
 def _run_fold(job: Job, model: ModelSpec, protocol: Protocol, fold: Fold, train_inputs: Inputs,
               falling_inputs: Inputs | None, test_inputs: Inputs,
-              label_of: Mapping[str, int]) -> tuple[np.ndarray, list[float]]:
-    """Train on the fold's training side; the test side enters as inputs only, never labels."""
+              label_of: Mapping[str, int]) -> FoldOutcome:
+    """Train on the fold's training side; the test side enters as inputs only, never labels,
+    except in the oracle selection mode, whose whole point is to measure that leak."""
     y_train = np.array([label_of[sid] for sid in fold.train_ids])
-    outcome = train_and_predict(
+    oracle_labels = (np.array([label_of[sid] for sid in fold.test_ids])
+                     if job.cell.selection == ORACLE else None)
+    return train_and_predict(
         model, len(protocol.classes), _stack(train_inputs, fold.train_ids), y_train,
         _stack(test_inputs, fold.test_ids), seed=job.cell.seed * 1000 + fold.index,
-        x_train_falling=_stack(falling_inputs, fold.train_ids) if falling_inputs else None)
-    return outcome.predictions, outcome.epoch_losses
+        x_train_falling=_stack(falling_inputs, fold.train_ids) if falling_inputs else None,
+        budget=job.budget_for(model, fold.index), oracle_labels=oracle_labels)
 
 
 def _keyframes_table(labelled: Sequence[LabelledSample], train: Mapping[str, KeyFrames],
