@@ -56,3 +56,23 @@ def cli(monkeypatch, capsys):
         return code, captured.out, captured.err
 
     return invoke
+
+
+RAY_TEST_CPUS = 4
+RAY_TEST_GPUS = 1  # declared only: this machine has none, training still runs on the CPU
+
+
+@pytest.fixture(scope="session")
+def ray_session(isolated_cache):
+    """One embedded Ray for the whole test session (it costs ~10 s and ~1 GB to start).
+
+    It declares 4 CPUs and 1 GPU whatever the machine has, so scheduling and GPU packing can be
+    tested on a 2-core machine without a GPU. Started after the cache is isolated, so its workers
+    inherit MER_BENCH_CACHE.
+    """
+    pytest.importorskip("ray")
+    from mer_bench.execute.ray_session import start_ray
+
+    ray = start_ray(num_cpus=RAY_TEST_CPUS, num_gpus=RAY_TEST_GPUS)
+    yield ray
+    ray.shutdown()
