@@ -12,17 +12,21 @@ from mer_bench.data.spec import DATASETS
 from mer_bench.datasource import (DataSource, load_dataset, missing_sample_list, protocol_samples,
                                   resolve_data_source, twin_is_current, twin_scale_of)
 from mer_bench.errors import ConfigError
-from mer_bench.execute import EXECUTORS, Job
+from mer_bench.execute import EXECUTORS, Executor, Job
+from mer_bench.execute.base import TrialsFailed
 from mer_bench.keyframes import KEYFRAME_STRATEGIES
 from mer_bench.models import MODELS
 from mer_bench.protocols import LabelledSample, Protocol, get_protocol
 from mer_bench.report.leaderboard import write_leaderboard
-from mer_bench.store import Cell, JobResult, ResultStore
+from mer_bench.store import DEFAULT_SELECTION, Cell, JobResult, ResultStore, check_writable
 from mer_bench.suites import suite_registry
+
+RUNNABLE_SELECTIONS = (DEFAULT_SELECTION, "oracle")
 
 
 def expand_cells(suite: str | None, protocols: Sequence[str] | None, models: Sequence[str] | None,
-                 keyframes: Sequence[str] | None, seeds: Sequence[int] | None) -> list[Cell]:
+                 keyframes: Sequence[str] | None, seeds: Sequence[int] | None,
+                 selections: Sequence[str] = (DEFAULT_SELECTION,)) -> list[Cell]:
     """The job matrix: a suite's lists, each overridden by the explicit options given."""
     base = suite_registry().get(suite) if suite else None
     protocols = protocols or (base.protocol_ids() if base else ())
@@ -35,7 +39,12 @@ def expand_cells(suite: str | None, protocols: Sequence[str] | None, models: Seq
         MODELS.get(name)
     for name in keyframes:
         KEYFRAME_STRATEGIES.get(name)
-    return [Cell(p, m, k, s) for p in protocols for m in models for k in keyframes for s in seeds]
+    for name in selections:
+        if name not in RUNNABLE_SELECTIONS:
+            hint = ("; tuned cells come from 'mer-bench tune'" if name == "optuna-nested" else "")
+            raise ConfigError(f"--selection {name}: use one of {', '.join(RUNNABLE_SELECTIONS)}{hint}")
+    return [Cell(p, m, k, s, sel) for p in protocols for m in models for k in keyframes
+            for s in seeds for sel in selections]
 
 
 def _usable_cells(cells: Sequence[Cell], source: DataSource, console: Console) -> list[Cell]:
@@ -119,18 +128,78 @@ class ProgressDisplay:
                 f"({result.wall_time_s:.1f} s)", highlight=False, soft_wrap=True)
 
 
+def make_executor(name: str, *, skip_completed: bool, address: str | None = None,
+                  num_cpus: int | None = None, num_gpus: float | None = None,
+                  storage: Path | None = None, max_failures: int = 2) -> Executor:
+    """Build an executor from the run options, refusing options that do not apply to it."""
+    factory = EXECUTORS.get(name)
+    if name != "ray":
+        given = [flag for flag, value in (("--address", address), ("--num-cpus", num_cpus),
+                                          ("--num-gpus", num_gpus), ("--storage", storage))
+                 if value is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)} only apply to --executor ray")
+        return factory(skip_completed=skip_completed)
+    if num_gpus and not address and not _machine_has_gpu():
+        raise ConfigError(f"--num-gpus {num_gpus:g}: this machine has no CUDA GPU; leave "
+                          "--num-gpus out to train on the CPU")
+    if address and (num_cpus is not None or num_gpus is not None):
+        raise ConfigError("--num-cpus / --num-gpus size an embedded Ray; a cluster joined with "
+                          "--address brings its own resources")
+    if storage is not None:
+        storage = check_writable(storage, "Ray storage path")
+    return factory(skip_completed=skip_completed, address=address, num_cpus=num_cpus,
+                   num_gpus=num_gpus, storage=storage, max_failures=max_failures)
+
+
+def _machine_has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def describe_jobs(cells: Sequence[Cell], *, data_root: Path | None, results: Path,
+                  twin_scale: float, twin_seed: int) -> str:
+    """The expanded job matrix with each job's resources and whether a current record exists."""
+    from tabulate import tabulate
+
+    from mer_bench.execute.job import completed_record
+
+    source = resolve_data_source(data_root, twin_scale, twin_seed)
+    store = ResultStore(results)
+    rows = []
+    for cell in cells:
+        resources = MODELS.get(cell.model).resources
+        job = Job(cell, source)
+        status = ("done" if completed_record(job, store) else
+                  "stale record" if store.has(cell) else "to run")
+        rows.append([cell.protocol, cell.model, cell.keyframes, cell.seed, cell.selection,
+                     f"{resources.get('cpu', 1):g}", f"{resources.get('gpu', 0):g}", status])
+    table = tabulate(rows, headers=["protocol", "model", "keyframes", "seed", "selection", "cpus",
+                                    "gpu share", "status"])
+    to_run = sum(row[-1] != "done" for row in rows)
+    data = "real data under " + str(source.root) if source.root else f"twins x{twin_scale:g}"
+    return (f"{table}\n{len(rows)} jobs on {data}; {to_run} to run, {len(rows) - to_run} with a "
+            "current record (reused with --skip-completed). A GPU share applies only where the "
+            "cluster has GPUs.")
+
+
 def run_cells(cells: Sequence[Cell], *, data_root: Path | None, results: Path,
-              twin_scale: float, twin_seed: int, executor: str, skip_completed: bool,
+              twin_scale: float, twin_seed: int, runner: Executor,
               console: Console) -> list[JobResult]:
     source = resolve_data_source(data_root, twin_scale, twin_seed)
-    runner = EXECUTORS.get(executor)(skip_completed=skip_completed)
     cells = _usable_cells(cells, source, console)
+    check_writable(results, "results folder")
     jobs = [Job(cell, source) for cell in cells]
     store = ResultStore(results)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        records = runner.run(jobs, store, ProgressDisplay(progress, len(jobs)))
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            records = runner.run(jobs, store, ProgressDisplay(progress, len(jobs)))
+    except TrialsFailed:
+        write_leaderboard(store.load_all(), results, records_dir=store.records_dir)
+        raise
     path = write_leaderboard(store.load_all(), results, records_dir=store.records_dir)
     console.print(f"wrote {len(records)} records and {path}")
     return records

@@ -25,7 +25,7 @@ from urllib.parse import quote
 import pandas as pd
 
 import mer_bench
-from mer_bench.errors import DataError
+from mer_bench.errors import ConfigError, DataError
 from mer_bench.metrics import Metrics
 
 SCHEMA_VERSION = 1
@@ -259,6 +259,20 @@ def atomic_write_text(path: Path, text: str) -> None:
         temp.unlink(missing_ok=True)
 
 
+def check_writable(path: Path, what: str) -> Path:
+    """``path`` made absolute and proven writable (created if absent), or a one-line error."""
+    path = Path(path).expanduser().resolve()
+    probe = path / f".write-test-{uuid.uuid4().hex[:8]}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(f"{what} {path} is not writable ({error.strerror or error}); "
+                          "choose a folder you can write to") from None
+    return path
+
+
 class ResultStore:
     """Result records under ``<root>/records/``: atomic writes, validated loads."""
 
@@ -315,6 +329,19 @@ class ResultStore:
             os.replace(old, target)
             raise
         shutil.rmtree(old, ignore_errors=True)
+
+    def sweep_unfinished(self) -> None:
+        """Clean up after a writer killed mid-write: delete half-built records, and put back a
+        replaced record whose replacement never arrived. Call only when no other run writes here."""
+        if not self.records_dir.is_dir():
+            return
+        for path in sorted(self.records_dir.glob("*/*/*/.*")):
+            name, _, kind = path.name[1:].rpartition(".")
+            target = path.with_name(name)
+            if kind.startswith("old-") and not target.exists():
+                os.replace(path, target)
+            elif kind.startswith(("tmp-", "old-")):
+                shutil.rmtree(path, ignore_errors=True)
 
     def load(self, cell: Cell) -> JobResult:
         directory = self.path_of(cell)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, Sequence
 
+from mer_bench.errors import MerBenchError
 from mer_bench.registry import Registry
 
 if TYPE_CHECKING:
     from mer_bench.execute.job import Job
     from mer_bench.store import JobResult, ResultStore
+
+
+class TrialsFailed(MerBenchError):
+    """Some jobs still failed after their retries; the other jobs' records were written."""
+
+    exit_code = 1
 
 
 class RunProgress(Protocol):
@@ -31,3 +38,4 @@ class Executor(Protocol):
 
 EXECUTORS: Registry[type] = Registry("executor", entry_point_group="mer_bench.executors")
 EXECUTORS.register("local", "mer_bench.execute.local:LocalExecutor")
+EXECUTORS.register("ray", "mer_bench.execute.ray_tune:RayExecutor")

@@ -20,7 +20,8 @@ from mer_bench.keyframes import KEYFRAME_STRATEGIES, KeyframeStrategy, keyframes
 from mer_bench.metrics import pooled_metrics
 from mer_bench.models import MODELS, ModelSpec, TrainingBudget, count_flops, count_parameters
 from mer_bench.protocols import Fold, LabelledSample, Protocol, get_protocol, make_folds
-from mer_bench.store import Cell, JobResult, config_hash, git_commit, package_versions
+from mer_bench.store import (Cell, JobResult, ResultStore, config_hash, git_commit,
+                             package_versions)
 from mer_bench.train import ORACLE, FoldOutcome, train_and_predict
 
 FoldCallback = Callable[[int, int], None]
@@ -90,7 +91,21 @@ def _stack(inputs: Inputs, ids: Sequence[str]) -> list[np.ndarray]:
     return [np.stack([inputs[sid][i] for sid in ids]) for i in range(len(inputs[ids[0]]))]
 
 
-def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
+def expected_config_hash(job: Job) -> str:
+    """The config hash ``job``'s record will carry, known without loading data or training."""
+    return config_hash(job_config(job, get_protocol(job.cell.protocol), MODELS.get(job.cell.model),
+                                  make_strategy(job.cell.keyframes)))
+
+
+def completed_record(job: Job, store: ResultStore) -> JobResult | None:
+    """The stored record of ``job`` if there is one made with the same config, else None."""
+    if not store.has(job.cell):
+        return None
+    record = store.load(job.cell)
+    return record if record.config_hash == expected_config_hash(job) else None
+
+
+def run_job(job: Job, on_fold: FoldCallback | None = None, device: str = "cpu") -> JobResult:
     """Run every fold of ``job`` and return its record (not yet stored)."""
     started = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -121,7 +136,7 @@ def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
     rows, losses, chosen_epochs = [], [], []
     for fold in folds:
         outcome = _run_fold(job, model, protocol, fold, train_inputs, falling_inputs, test_inputs,
-                            label_of)
+                            label_of, device)
         predictions = outcome.predictions
         losses.append(outcome.epoch_losses)
         chosen_epochs.append(outcome.chosen_epoch)
@@ -162,7 +177,7 @@ def run_job(job: Job, on_fold: FoldCallback | None = None) -> JobResult:
 
 def _run_fold(job: Job, model: ModelSpec, protocol: Protocol, fold: Fold, train_inputs: Inputs,
               falling_inputs: Inputs | None, test_inputs: Inputs,
-              label_of: Mapping[str, int]) -> FoldOutcome:
+              label_of: Mapping[str, int], device: str) -> FoldOutcome:
     """Train on the fold's training side; the test side enters as inputs only, never labels,
     except in the oracle selection mode, whose whole point is to measure that leak."""
     y_train = np.array([label_of[sid] for sid in fold.train_ids])
@@ -172,7 +187,7 @@ def _run_fold(job: Job, model: ModelSpec, protocol: Protocol, fold: Fold, train_
         model, len(protocol.classes), _stack(train_inputs, fold.train_ids), y_train,
         _stack(test_inputs, fold.test_ids), seed=job.cell.seed * 1000 + fold.index,
         x_train_falling=_stack(falling_inputs, fold.train_ids) if falling_inputs else None,
-        budget=job.budget_for(model, fold.index), oracle_labels=oracle_labels)
+        budget=job.budget_for(model, fold.index), oracle_labels=oracle_labels, device=device)
 
 
 def _keyframes_table(labelled: Sequence[LabelledSample], train: Mapping[str, KeyFrames],

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from mer_bench.execute.base import RunProgress
-from mer_bench.execute.job import Job, run_job
+from mer_bench.execute.job import Job, completed_record, run_job
 from mer_bench.store import JobResult, ResultStore
 
 
@@ -19,10 +19,10 @@ class LocalExecutor:
             progress: RunProgress) -> list[JobResult]:
         results = []
         for job in jobs:
-            if self.skip_completed and store.has(job.cell):
-                result = store.load(job.cell)
-                progress.job_done(job, result)
-                results.append(result)
+            done = completed_record(job, store) if self.skip_completed else None
+            if done is not None:
+                progress.job_done(job, done)
+                results.append(done)
                 continue
             progress.job_started(job)
             result = run_job(job, on_fold=progress.fold_done)
