@@ -279,6 +279,40 @@ def reselection_study(
     typer.echo(f"wrote {path}")
 
 
+visualize_app = typer.Typer(no_args_is_help=True, help="Figures of what trained models learned.")
+app.add_typer(visualize_app, name="visualize")
+
+
+@visualize_app.command("tsne")
+def visualize_tsne(
+    protocol: Annotated[str, typer.Option(help="Protocol id, e.g. casme2-5class.")],
+    model: Annotated[str, typer.Option(help="Model name, e.g. ststnet.")],
+    keyframes: Annotated[str, typer.Option(help="Keyframe strategy.")] = "annotated",
+    seed: Annotated[int, typer.Option(help="Seed of the cell (fold k trains with seed*1000+k).")]
+        = 0,
+    data_root: DataRoot = None,
+    twin_scale: TwinScale = 1.0,
+    twin_seed: TwinSeed = 0,
+    out: Annotated[Path, typer.Option(help="Folder for the PNG and the coordinates CSV.")]
+        = Path("results/plots/tsne"),
+    perplexity: Annotated[float, typer.Option(
+        help="t-SNE perplexity, capped at (samples - 1) / 3.")] = 30.0,
+) -> None:
+    """t-SNE of held-out samples' learned features: each LOSO fold's model on its test subject."""
+    from mer_bench.datasource import resolve_data_source
+    from mer_bench.report.tsne import tsne_features, write_tsne
+
+    if perplexity <= 0:
+        raise ConfigError(f"--perplexity {perplexity:g}: give a positive number")
+    features, table = tsne_features(
+        protocol, model, keyframes, seed, resolve_data_source(data_root, twin_scale, twin_seed),
+        on_fold=lambda done, total: console.print(f"fold {done}/{total}", highlight=False))
+    path = write_tsne(features, table, out, protocol_id=protocol, model_name=model,
+                      keyframes=keyframes, seed=seed, perplexity=perplexity)
+    typer.echo(f"wrote {path}")
+    typer.echo(f"wrote {path.with_suffix('.csv')}")
+
+
 def _print_fixes(fixes, verbose: bool) -> None:
     by_rule: dict[str, list] = {}
     for fix in fixes:

@@ -25,6 +25,9 @@ class FoldOutcome:
     predictions: np.ndarray
     epoch_losses: list[float]
     chosen_epoch: int  # 1-based epoch whose model made ``predictions``
+    # the trained model, only when asked for (``keep_model``); under oracle selection it is the
+    # last epoch's model, not necessarily the one that made ``predictions``
+    model: nn.Module | None = None
 
 
 def standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -46,6 +49,7 @@ def train_and_predict(
     budget: TrainingBudget | None = None,
     device: str = "cpu",
     oracle_labels: np.ndarray | None = None,
+    keep_model: bool = False,
 ) -> FoldOutcome:
     """Train ``spec``'s model from scratch for the whole budget and predict ``x_test``.
 
@@ -53,6 +57,7 @@ def train_and_predict(
     gets ``x_train_falling`` and adds the same model's loss on it (weights shared, 1:1).
     ``oracle_labels`` (the test labels) switch on oracle selection: the test side is predicted
     after every epoch and the first epoch with the most correct predictions is kept.
+    ``keep_model`` returns the trained model in the outcome (for feature analyses).
     """
     budget = budget or spec.budget
     if spec.two_branch and x_train_falling is None:
@@ -105,9 +110,10 @@ def train_and_predict(
             if best is None or correct > best[0]:
                 best = (correct, predictions, epoch + 1)
 
+    kept = model if keep_model else None
     if best is not None:
-        return FoldOutcome(best[1], epoch_losses, best[2])
-    return FoldOutcome(_predict(model, test), epoch_losses, budget.epochs)
+        return FoldOutcome(best[1], epoch_losses, best[2], kept)
+    return FoldOutcome(_predict(model, test), epoch_losses, budget.epochs, kept)
 
 
 def _predict(model: nn.Module, inputs: Sequence[torch.Tensor]) -> np.ndarray:
