@@ -214,17 +214,35 @@ def compare(
         "--with-reselection", help="Compare annotated key frames with GAMDSS reselection.")] = False,
     strategies: Annotated[Optional[str], typer.Option(
         help="Two keyframe strategies to compare, 'baseline,other'.")] = None,
+    oracle: Annotated[bool, typer.Option(
+        "--oracle", help="Measure how much oracle (test-epoch) selection inflates fixed-epochs results.")]
+        = False,
+    resamples: Annotated[int, typer.Option(
+        min=1, help="Subject-bootstrap resamples for the 95% intervals.")] = 2000,
     results: ResultsDir = Path("results"),
 ) -> None:
-    """Print two keyframe strategies side by side per protocol and model, with the difference."""
-    from mer_bench.report.compare import compare_table, format_compare
-    from mer_bench.store import ResultStore
+    """Paired comparison per protocol and model: differences with subject-bootstrap CIs, exact McNemar
+    tests (Holm-adjusted) and a verdict; writes <results>/compare/<name>.md, .csv and .png."""
+    from mer_bench.errors import DataError
+    from mer_bench.report.compare import COMPARE_DIR, build_comparison, save_comparison
+    from mer_bench.store import DEFAULT_SELECTION, ResultStore
 
-    if with_reselection == bool(strategies):
-        raise ConfigError("give either --with-reselection or --strategies A,B")
-    baseline, other = ("annotated", "gamdss") if with_reselection else _pair(strategies)
-    table = compare_table(ResultStore(results).load_all(), baseline=baseline, other=other)
-    typer.echo(format_compare(table))
+    if sum((with_reselection, strategies is not None, oracle)) != 1:
+        raise ConfigError("give exactly one of --with-reselection, --strategies A,B or --oracle")
+    if oracle:
+        baseline, other, kind = DEFAULT_SELECTION, "oracle", "selection"
+    else:
+        baseline, other = ("annotated", "gamdss") if with_reselection else _pair(strategies)
+        kind = "keyframes"
+    store = ResultStore(results)
+    records = store.load_all()
+    if not records:
+        raise DataError(f"no result records under {store.records_dir}; run `mer-bench run` first")
+    comparison = build_comparison(records, baseline, other, kind=kind, n_resamples=resamples)
+    path = save_comparison(comparison, results / COMPARE_DIR)
+    typer.echo(comparison.markdown_table)
+    typer.echo(comparison.note + "\n")
+    typer.echo(f"wrote {path}")
 
 
 @app.command()
