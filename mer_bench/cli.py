@@ -62,6 +62,52 @@ def run(
 
 
 @app.command()
+def tune(
+    protocol: Annotated[str, typer.Option(help="Protocol id, e.g. casme2-5class.")],
+    model: Annotated[str, typer.Option(help="Model name, e.g. ststnet.")],
+    trials: Annotated[int, typer.Option(
+        help="Finished trials per fold's study; a rerun adds only the missing ones.")],
+    keyframes: Annotated[str, typer.Option(help="Keyframe strategy.")] = "annotated",
+    seed: Annotated[int, typer.Option(help="Seed of the cell, the inner split and TPE.")] = 0,
+    data_root: DataRoot = None,
+    twin_scale: TwinScale = 1.0,
+    twin_seed: TwinSeed = 0,
+    results: ResultsDir = Path("results"),
+    executor: Annotated[str, typer.Option(
+        help="How trials run: local (plain Optuna, in this process) or ray (Ray Tune).")]
+        = "local",
+    address: Annotated[Optional[str], typer.Option(
+        help="Ray: join the cluster at this address instead of starting Ray embedded.")] = None,
+    max_epochs: Annotated[Optional[int], typer.Option(
+        help="Most epochs a trial may train (default: the model's own budget).")] = None,
+    inner_folds: Annotated[int, typer.Option(
+        help="Subject-grouped inner folds of each fold's training side.")] = 3,
+    asha: Annotated[bool, typer.Option(
+        help="Ray: stop weak trials early with ASHA (rungs are inner folds).")] = False,
+) -> None:
+    """Tune a cell with Optuna, one study per LOSO fold on its training side only; then evaluate
+    the cell once with each fold's best budget (selection optuna-nested)."""
+    from mer_bench.datasource import resolve_data_source
+    from mer_bench.tune.nested import TuneSettings, check_settings, tune_cell
+
+    settings = TuneSettings(protocol=protocol, model=model, trials=trials, keyframes=keyframes,
+                            seed=seed, results=results, executor=executor, address=address,
+                            max_epochs=max_epochs, inner_folds=inner_folds, asha=asha)
+    check_settings(settings)
+    source = resolve_data_source(data_root, twin_scale, twin_seed)
+
+    def report(line: str) -> None:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+    result = tune_cell(settings, source, report)
+    m = result.metrics
+    typer.echo(f"{result.cell.cell_id}: acc {m.accuracy:.4f}  UF1 {m.uf1:.4f}  UAR {m.uar:.4f}  "
+               f"({result.wall_time_s:.1f} s to evaluate)")
+    typer.echo(f"wrote {results / 'records' / result.cell.relpath} and the leaderboard; "
+               f"studies in {results / result.config['tuning']['storage']}")
+
+
+@app.command()
 def synth(
     dataset: Annotated[Optional[str], typer.Argument(help="Dataset name, e.g. casme2.")] = None,
     out: Annotated[Path, typer.Option(help="Folder to write the twins into (created).")] = Path(

@@ -1,0 +1,185 @@
+"""`mer-bench tune` end to end: check the input, tune each fold, evaluate the cell once, store."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from mer_bench.datasource import DataSource
+from mer_bench.errors import ConfigError
+from mer_bench.execute.job import Job, run_job
+from mer_bench.keyframes import KEYFRAME_STRATEGIES
+from mer_bench.models import MODELS, TrainingBudget
+from mer_bench.protocols import Fold, get_protocol
+from mer_bench.report.leaderboard import write_leaderboard
+from mer_bench.store import Cell, JobResult, ResultStore
+from mer_bench.tune.inner import CellData, check_inner_split, inner_data, load_cell_data
+from mer_bench.tune.objective import OBJECTIVE
+from mer_bench.tune.space import SearchSpace, space_for
+from mer_bench.tune.study import (best_trial, check_resumable, finished_trials, missing_trials,
+                                  open_storage, open_study, optimize_local, storage_file,
+                                  study_name)
+
+SELECTION = "optuna-nested"
+EXECUTORS = ("local", "ray")
+INNER_SPLIT = "subjects of the fold's training side, shuffled with the cell seed, dealt round-robin"
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """One ``mer-bench tune`` request."""
+
+    protocol: str
+    model: str
+    trials: int
+    keyframes: str = "annotated"
+    seed: int = 0
+    results: Path = Path("results")
+    executor: str = "local"
+    address: str | None = None
+    max_epochs: int | None = None
+    inner_folds: int = 3
+    asha: bool = False
+
+    @property
+    def cell(self) -> Cell:
+        return Cell(self.protocol, self.model, self.keyframes, self.seed, SELECTION)
+
+
+@dataclass(frozen=True)
+class FoldBest:
+    """What one fold's study chose."""
+
+    fold: Fold
+    study: str
+    trials: int
+    number: int
+    params: dict[str, Any]
+    inner_uf1: float
+    budget: TrainingBudget
+
+    def record(self) -> dict[str, Any]:
+        return {"fold": self.fold.index, "test_subject": self.fold.test_subject,
+                "study": self.study, "trials": self.trials, "best_trial": self.number,
+                "best_params": self.params, "best_inner_uf1": self.inner_uf1}
+
+
+def check_settings(settings: TuneSettings) -> None:
+    """One-line errors for bad options and unknown names, before any data is read."""
+    if settings.trials < 1:
+        raise ConfigError(f"--trials {settings.trials}: give at least 1 trial per fold")
+    if settings.inner_folds < 2:
+        raise ConfigError(f"--inner-folds {settings.inner_folds}: give at least 2")
+    if settings.max_epochs is not None and settings.max_epochs < 1:
+        raise ConfigError(f"--max-epochs {settings.max_epochs}: give at least 1")
+    if settings.executor not in EXECUTORS:
+        raise ConfigError(f"--executor {settings.executor!r}: use one of {', '.join(EXECUTORS)}")
+    if settings.asha and settings.executor != "ray":
+        raise ConfigError("--asha stops trials through Ray Tune; add --executor ray")
+    if settings.address and settings.executor != "ray":
+        raise ConfigError("--address joins a Ray cluster; add --executor ray")
+    get_protocol(settings.protocol)
+    MODELS.get(settings.model)
+    KEYFRAME_STRATEGIES.get(settings.keyframes)
+
+
+def check_writable(results: Path) -> None:
+    """A one-line error unless the results folder can be written (it is created if absent)."""
+    folder = Path(results)
+    probe = folder / f".tune-write-test-{uuid.uuid4().hex[:8]}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(f"results folder {folder} is not writable "
+                          f"({error.strerror or error}); choose another --results") from None
+
+
+def study_terms(space: SearchSpace, settings: TuneSettings, fold: Fold) -> dict[str, Any]:
+    """What a study is tuned under; resuming it under anything else is refused."""
+    return {"search_space": space.describe(), "inner_folds": settings.inner_folds,
+            "inner_split": INNER_SPLIT, "objective": OBJECTIVE, "test_subject": fold.test_subject,
+            "seed": settings.seed}
+
+
+def tune_fold(data: CellData, fold: Fold, space: SearchSpace, settings: TuneSettings,
+              storage_path: Path) -> FoldBest:
+    """Run fold ``fold``'s study up to ``settings.trials`` finished trials; return its best."""
+    name = study_name(data.cell, fold.index)
+    storage_path.parent.mkdir(parents=True, exist_ok=True)
+    storage = open_storage(storage_path)
+    study = open_study(storage, name, settings.seed, study_terms(space, settings, fold))
+    inner = inner_data(data, fold, settings.inner_folds, settings.seed)
+    missing = missing_trials(study, settings.trials)
+    if settings.executor == "ray":
+        from mer_bench.tune.ray_search import optimize_ray
+
+        optimize_ray(storage, name, study.sampler, space, inner, settings.seed, missing,
+                     declared=data.model.resources, asha=settings.asha, address=settings.address)
+    else:
+        optimize_local(study, space, inner, settings.seed, missing)
+    best = best_trial(study, inner.n_inner)
+    return FoldBest(fold=fold, study=name, trials=len(finished_trials(study)), number=best.number,
+                    params=dict(best.params), inner_uf1=float(best.value),
+                    budget=space.budget(best.params))
+
+
+def tuning_record(settings: TuneSettings, space: SearchSpace, storage_path: Path,
+                  bests: list[FoldBest]) -> dict[str, Any]:
+    """How the fold budgets were found: the ``tuning`` entry of the record's config."""
+    return {
+        "method": "optuna, one study per outer fold",
+        "sampler": {"name": "TPESampler", "seed": settings.seed},
+        "trials_per_fold": settings.trials,
+        "inner_folds": settings.inner_folds,
+        "inner_split": INNER_SPLIT,
+        "objective": OBJECTIVE,
+        "search_space": space.describe(),
+        "executor": settings.executor,
+        "asha": settings.asha,
+        "storage": storage_path.relative_to(Path(settings.results).resolve()).as_posix(),
+        "folds": [best.record() for best in bests],
+    }
+
+
+def tune_cell(settings: TuneSettings, source: DataSource,
+              report: Report = lambda line: None) -> JobResult:
+    """Tune every fold of the cell on its training side, then evaluate and store the cell."""
+    check_settings(settings)
+    cell = settings.cell
+    data = load_cell_data(cell, source)
+    check_inner_split(data, settings.inner_folds)
+    space = space_for(data.model, settings.max_epochs)
+    check_writable(settings.results)
+    storage_path = storage_file(settings.results, cell)
+    check_resumable(storage_path, {study_name(cell, f.index): study_terms(space, settings, f)
+                                   for f in data.folds})
+    if settings.executor == "ray":
+        from mer_bench.execute.ray_session import start_ray
+
+        start_ray(settings.address)  # an unreachable --address fails before any study exists
+
+    bests = []
+    for fold in data.folds:
+        best = tune_fold(data, fold, space, settings, storage_path)
+        bests.append(best)
+        report(f"fold {fold.index} (test subject {fold.test_subject}): best inner UF1 "
+               f"{best.inner_uf1:.4f} of {best.trials} trials, {_describe(best.budget)}")
+
+    job = Job(cell, source, fold_budgets=tuple(b.budget for b in bests),
+              tuning=tuning_record(settings, space, storage_path, bests))
+    result = run_job(job)
+    store = ResultStore(settings.results)
+    store.write(result)
+    write_leaderboard(store.load_all(), settings.results, records_dir=store.records_dir)
+    return result
+
+
+def _describe(budget: TrainingBudget) -> str:
+    return (f"lr {budget.lr:.3g}, weight decay {budget.weight_decay:.3g}, "
+            f"{budget.epochs} epochs, batch {budget.batch_size}")
