@@ -170,5 +170,5 @@ HTNET = ModelSpec(
     inputs=("flow-strain",),
     input_size=28,
     budget=TrainingBudget(epochs=60, batch_size=32, lr=5e-5, weight_decay=0.05),
-    resources={"cpu": 2, "gpu": 0},
+    resources={"cpu": 2, "gpu": 1},  # 129 M parameters: a GPU of its own
 )

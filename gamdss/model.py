@@ -118,6 +118,6 @@ GAMDSS_SMALL = ModelSpec(
     inputs=_INPUTS,
     input_size=SMALL.input_size,
     budget=TrainingBudget(epochs=20, batch_size=16, lr=1e-3, weight_decay=0.05),
-    resources={"cpu": 1, "gpu": 0},
+    resources={"cpu": 1, "gpu": 0.25},
 )
 GAMDSS_SMALL_2BRANCH = two_branch(GAMDSS_SMALL, "gamdss-small-2branch")

@@ -40,12 +40,38 @@ def run(
         "--twin-scale", help="Size of the synthetic twins, as a fraction of the real dataset "
         "(0, 1]; default: the suite's setting, else 1.")] = None,
     twin_seed: TwinSeed = 0,
-    executor: Annotated[str, typer.Option(help="How jobs run: local.")] = "local",
+    selection: Annotated[Optional[list[str]], typer.Option(
+        help="Model selection mode (repeatable): fixed-epochs (default), or oracle, which picks "
+             "the best epoch on the test subject only to measure how much that inflates "
+             "numbers.")] = None,
+    executor: Annotated[str, typer.Option(help="How jobs run: local (one after another, in "
+                                          "this process) or ray (Ray Tune).")] = "local",
+    address: Annotated[Optional[str], typer.Option(
+        help="Ray: join the cluster at this address (e.g. 127.0.0.1:6379 or auto) instead of "
+             "starting Ray embedded.")] = None,
+    num_cpus: Annotated[Optional[int], typer.Option(
+        help="Ray, embedded: CPUs to use (default: all).")] = None,
+    num_gpus: Annotated[Optional[float], typer.Option(
+        help="Ray, embedded: GPUs to use (default: those Ray detects).")] = None,
+    storage: Annotated[Optional[Path], typer.Option(
+        help="Ray: where Tune keeps its experiment state (default: in the cache; on a "
+             "multi-node cluster, a folder every node sees).")] = None,
+    max_failures: Annotated[int, typer.Option(
+        help="Ray: retries of a failed job before it is reported as failed.")] = 2,
+    gpu_share: Annotated[Optional[float], typer.Option(
+        help="Ray: the share of a GPU each job reserves where there are GPUs (default: the "
+             "model's own, 0.25 for small models).")] = None,
     skip_completed: Annotated[bool, typer.Option(
-        help="Reuse records already in the results folder.")] = False,
+        help="Reuse records already in the results folder made with the same config.")] = False,
+    resume: Annotated[bool, typer.Option(
+        help="Continue an interrupted run: the same as --skip-completed, after cleaning up "
+             "records a killed run left half-written.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        help="Print the job matrix with resources and status; run nothing.")] = False,
 ) -> None:
     """Run benchmark cells (protocol x model x keyframe strategy x seed) and write leaderboards."""
-    from mer_bench.runner import expand_cells, run_cells
+    from mer_bench.runner import describe_jobs, expand_cells, make_executor, run_cells
+    from mer_bench.store import ResultStore
     from mer_bench.suites import suite_registry
 
     if all_ and suite:
@@ -53,12 +79,23 @@ def run(
     suite_name = "all" if all_ else suite
     if suite_name is None and not protocol:
         raise ConfigError("nothing to run: give --all, --suite NAME or --protocol ID")
-    cells = expand_cells(suite_name, protocol, model, keyframes, seed)
+    if max_failures < 0:
+        raise ConfigError(f"--max-failures {max_failures}: give 0 or more")
+    cells = expand_cells(suite_name, protocol, model, keyframes, seed, selection)
     if twin_scale is None:
         twin_scale = suite_registry().get(suite_name).twin_scale if suite_name else 1.0
+    runner = make_executor(executor, skip_completed=skip_completed or resume, address=address,
+                           num_cpus=num_cpus, num_gpus=num_gpus, storage=storage,
+                           max_failures=max_failures, gpu_share=gpu_share)
+    if dry_run:
+        typer.echo(describe_jobs(cells, data_root=data_root, results=results,
+                                 twin_scale=twin_scale, twin_seed=twin_seed,
+                                 gpu_share=gpu_share))
+        return
+    if resume:
+        ResultStore(results).sweep_unfinished()
     run_cells(cells, data_root=data_root, results=results, twin_scale=twin_scale,
-              twin_seed=twin_seed, executor=executor, skip_completed=skip_completed,
-              console=console)
+              twin_seed=twin_seed, runner=runner, console=console)
 
 
 @app.command()

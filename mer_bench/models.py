@@ -48,7 +48,9 @@ class ModelSpec:
     input_size: int
     budget: TrainingBudget
     two_branch: bool = False
-    resources: Mapping[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
+    # CPUs to reserve, and the share of one GPU where the cluster has GPUs: small models default
+    # to a quarter, so four pack onto one GPU.
+    resources: Mapping[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0.25})
 
 
 def two_branch(spec: ModelSpec, name: str | None = None) -> ModelSpec:

@@ -26,13 +26,14 @@ RUNNABLE_SELECTIONS = (DEFAULT_SELECTION, "oracle")
 
 def expand_cells(suite: str | None, protocols: Sequence[str] | None, models: Sequence[str] | None,
                  keyframes: Sequence[str] | None, seeds: Sequence[int] | None,
-                 selections: Sequence[str] = (DEFAULT_SELECTION,)) -> list[Cell]:
+                 selections: Sequence[str] | None = None) -> list[Cell]:
     """The job matrix: a suite's lists, each overridden by the explicit options given."""
     base = suite_registry().get(suite) if suite else None
     protocols = protocols or (base.protocol_ids() if base else ())
     models = models or (base.models if base else ("ststnet",))
     keyframes = keyframes or (base.keyframes if base else ("annotated", "gamdss"))
     seeds = seeds or (base.seeds if base else (0,))
+    selections = selections or (base.selections if base else (DEFAULT_SELECTION,))
     for name in protocols:
         get_protocol(name)
     for name in models:
@@ -130,12 +131,14 @@ class ProgressDisplay:
 
 def make_executor(name: str, *, skip_completed: bool, address: str | None = None,
                   num_cpus: int | None = None, num_gpus: float | None = None,
-                  storage: Path | None = None, max_failures: int = 2) -> Executor:
+                  storage: Path | None = None, max_failures: int = 2,
+                  gpu_share: float | None = None) -> Executor:
     """Build an executor from the run options, refusing options that do not apply to it."""
     factory = EXECUTORS.get(name)
     if name != "ray":
         given = [flag for flag, value in (("--address", address), ("--num-cpus", num_cpus),
-                                          ("--num-gpus", num_gpus), ("--storage", storage))
+                                          ("--num-gpus", num_gpus), ("--storage", storage),
+                                          ("--gpu-share", gpu_share))
                  if value is not None]
         if given:
             raise ConfigError(f"{', '.join(given)} only apply to --executor ray")
@@ -143,13 +146,18 @@ def make_executor(name: str, *, skip_completed: bool, address: str | None = None
     if num_gpus and not address and not _machine_has_gpu():
         raise ConfigError(f"--num-gpus {num_gpus:g}: this machine has no CUDA GPU; leave "
                           "--num-gpus out to train on the CPU")
+    if gpu_share is not None and (gpu_share <= 0 or
+                                  (gpu_share > 1 and not float(gpu_share).is_integer())):
+        raise ConfigError(f"--gpu-share {gpu_share:g}: give a fraction in (0, 1] (e.g. 0.25 packs "
+                          "four jobs per GPU) or a whole number of GPUs")
     if address and (num_cpus is not None or num_gpus is not None):
         raise ConfigError("--num-cpus / --num-gpus size an embedded Ray; a cluster joined with "
                           "--address brings its own resources")
     if storage is not None:
         storage = check_writable(storage, "Ray storage path")
     return factory(skip_completed=skip_completed, address=address, num_cpus=num_cpus,
-                   num_gpus=num_gpus, storage=storage, max_failures=max_failures)
+                   num_gpus=num_gpus, storage=storage, max_failures=max_failures,
+                   gpu_share=gpu_share)
 
 
 def _machine_has_gpu() -> bool:
@@ -159,7 +167,7 @@ def _machine_has_gpu() -> bool:
 
 
 def describe_jobs(cells: Sequence[Cell], *, data_root: Path | None, results: Path,
-                  twin_scale: float, twin_seed: int) -> str:
+                  twin_scale: float, twin_seed: int, gpu_share: float | None = None) -> str:
     """The expanded job matrix with each job's resources and whether a current record exists."""
     from tabulate import tabulate
 
@@ -174,7 +182,8 @@ def describe_jobs(cells: Sequence[Cell], *, data_root: Path | None, results: Pat
         status = ("done" if completed_record(job, store) else
                   "stale record" if store.has(cell) else "to run")
         rows.append([cell.protocol, cell.model, cell.keyframes, cell.seed, cell.selection,
-                     f"{resources.get('cpu', 1):g}", f"{resources.get('gpu', 0):g}", status])
+                     f"{resources.get('cpu', 1):g}",
+                     f"{resources.get('gpu', 0) if gpu_share is None else gpu_share:g}", status])
     table = tabulate(rows, headers=["protocol", "model", "keyframes", "seed", "selection", "cpus",
                                     "gpu share", "status"])
     to_run = sum(row[-1] != "done" for row in rows)

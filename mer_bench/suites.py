@@ -19,6 +19,8 @@ class Suite:
     models: tuple[str, ...]
     keyframes: tuple[str, ...]
     seeds: tuple[int, ...]
+    # model selection modes (fixed-epochs, oracle); oracle only to measure its inflation
+    selections: tuple[str, ...] = ("fixed-epochs",)
     # twins are generated at this fraction of the real datasets' size unless --twin-scale says
     twin_scale: float = 1.0
 
@@ -50,6 +52,7 @@ def suite_registry() -> Registry[Suite]:
                 models=tuple(body["models"]),
                 keyframes=tuple(body["keyframes"]),
                 seeds=tuple(int(s) for s in body["seeds"]),
+                selections=tuple(body.get("selections", ["fixed-epochs"])),
                 twin_scale=float(body.get("twin_scale", 1.0)),
             ))
         except (KeyError, TypeError, ValueError) as error:

@@ -39,12 +39,15 @@ def test_run_writes_records_and_a_leaderboard_for_both_strategies(finished_run):
         assert record.param_count == 2485  # STSTNet at 5 classes
         assert record.config["keyframes"]["name"] == record.cell.keyframes
         assert record.protocol_hash and record.config_hash
-    board = (finished_run / "LEADERBOARD.md").read_text()
-    table_lines = [line for line in board.splitlines() if line.startswith("|")]
+    index = (finished_run / "LEADERBOARD.md").read_text()
+    assert "leaderboards/casme2.md" in index  # the index links the family page
+    page = (finished_run / "leaderboards" / "casme2.md").read_text()
+    table_lines = [line for line in page.splitlines() if line.startswith("|")]
     assert any(set(line) <= set("|:- ") for line in table_lines), "markdown alignment row"
     assert any("| gamdss" in line for line in table_lines)
     assert any("| annotated" in line for line in table_lines)
     assert (finished_run / "leaderboard.csv").is_file()
+    assert (finished_run / "leaderboards" / "casme2.csv").is_file()
 
 
 def test_gamdss_changes_training_key_frames_only(finished_run):

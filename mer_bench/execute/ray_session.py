@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any
 
 from mer_bench.errors import ConfigError
@@ -32,6 +33,8 @@ def start_ray(address: str | None = None, *, num_cpus: int | None = None,
     An unreachable address is a user error (exit 2), not a traceback.
     """
     quiet_ray_environment()
+    if address:
+        _check_reachable(address)
     import ray
 
     if ray.is_initialized():
@@ -46,13 +49,30 @@ def start_ray(address: str | None = None, *, num_cpus: int | None = None,
                               "one with 'ray start --head', or leave --address out to run Ray "
                               "embedded") from None
         return ray
-    kwargs: dict[str, Any] = {"include_dashboard": False, **common}
+    # address="local": always a new embedded Ray, never a cluster some earlier `ray start` left
+    # recorded in Ray's temp folder.
+    kwargs: dict[str, Any] = {"address": "local", "include_dashboard": False, **common}
     if num_cpus is not None:
         kwargs["num_cpus"] = num_cpus
     if num_gpus is not None:
         kwargs["num_gpus"] = num_gpus
     ray.init(**kwargs)
     return ray
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on an address nothing listens on: ray.init would retry for minutes."""
+    host_port = address.removeprefix("ray://").rsplit("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and the like: Ray resolves and reports them itself
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as error:
+        raise ConfigError(f"cannot reach a Ray cluster at --address {address} "
+                          f"({error.strerror or error}); start one with 'ray start --head', or "
+                          "leave --address out to run Ray embedded") from None
 
 
 def cluster_gpus(ray: Any) -> float:

@@ -26,11 +26,13 @@ from mer_bench.models import MODELS
 from mer_bench.store import Cell, JobResult, ResultStore, check_writable
 
 
-def job_resources(job: Job, gpus_available: bool) -> dict[str, float]:
-    """What Ray reserves for ``job``: its model's CPUs, and its GPU fraction when there are GPUs."""
+def job_resources(job: Job, gpus_available: bool,
+                  gpu_share: float | None = None) -> dict[str, float]:
+    """What Ray reserves for ``job``: its model's CPUs, and its share of a GPU (the model's own,
+    or ``gpu_share``) when the cluster has GPUs. Training runs on the CPU where it has none."""
     declared = MODELS.get(job.cell.model).resources
-    return {"cpu": float(declared.get("cpu", 1)),
-            "gpu": float(declared.get("gpu", 0)) if gpus_available else 0.0}
+    share = declared.get("gpu", 0) if gpu_share is None else gpu_share
+    return {"cpu": float(declared.get("cpu", 1)), "gpu": float(share) if gpus_available else 0.0}
 
 
 def _trial_config(job: Job, results: Path, resources: dict[str, float]) -> dict[str, Any]:
@@ -91,6 +93,7 @@ class RayExecutor:
     num_gpus: float | None = None
     storage: Path | None = None
     max_failures: int = 2
+    gpu_share: float | None = None
 
     def run(self, jobs: Sequence[Job], store: ResultStore,
             progress: RunProgress) -> list[JobResult]:
@@ -110,9 +113,9 @@ class RayExecutor:
             if failures:
                 raise TrialsFailed(
                     f"{len(failures)} of {len(pending)} jobs failed after {self.max_failures} "
-                    "retries each: " + "; ".join(f"{cell.cell_id}: {error}"
-                                                 for cell, error in failures.items())
-                    + ". Their cells have no record; the others were written")
+                    f"retries each ({', '.join(cell.cell_id for cell in failures)}): "
+                    f"{next(iter(failures.values()))}. Those cells have no record; the others "
+                    "were written")
         return [done[job.cell] if job.cell in done else store.load(job.cell) for job in jobs]
 
     def _run_trials(self, jobs: Sequence[Job], store: ResultStore, storage: Path,
@@ -123,7 +126,8 @@ class RayExecutor:
         from mer_bench.execute.ray_callbacks import ProgressCallback
 
         gpus = cluster_gpus(ray) > 0
-        configs = [_trial_config(job, store.root, job_resources(job, gpus)) for job in jobs]
+        configs = [_trial_config(job, store.root, job_resources(job, gpus, self.gpu_share))
+                   for job in jobs]
         by_cell = {job.cell: job for job in jobs}
         callback = ProgressCallback.attach(by_cell, store, progress)
         trainable = tune.with_resources(run_trial, _trial_resources)
@@ -139,14 +143,11 @@ class RayExecutor:
                 callbacks=[callback], verbose=0),
         )
         grid = tuner.fit()
-        failures: dict[Cell, str] = {}
-        for result in grid:
-            cell = Cell.from_dict(result.config["job"]["cell"])
-            if result.error is not None:
-                failures[cell] = _first_line(result.error)
-            elif not store.has(cell):
-                failures[cell] = "the trial ended without writing its record"
-        return failures
+        # A trial that failed before reporting has no config in its result, so failures are
+        # read from the store: a job whose record is missing failed, with the errors Tune kept.
+        errors = sorted({_first_line(result.error) for result in grid if result.error is not None})
+        reason = "; ".join(errors) or "the trial ended without writing its record"
+        return {job.cell: reason for job in jobs if not store.has(job.cell)}
 
 
 def _first_line(error: BaseException) -> str:

@@ -1,0 +1,263 @@
+"""The ray executor: same records as the local one, GPU packing, kill-and-resume, a real multi-node
+cluster, and its bad inputs. One embedded Ray is shared by the session (``ray_session``)."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from mer_bench.datasource import resolve_data_source
+from mer_bench.execute.job import Job
+from mer_bench.execute.local import LocalExecutor
+from mer_bench.store import Cell, ResultStore
+
+pytestmark = pytest.mark.ray
+pytest.importorskip("ray")
+
+PROTOCOL = "casme2-5class"
+CELLS = [Cell(PROTOCOL, "ststnet", keyframes, seed)
+         for seed in (0, 1) for keyframes in ("annotated", "gamdss")]
+CLI = [sys.executable, "-c", "from mer_bench.cli import main; main()"]
+
+
+class InFlight:
+    """A RunProgress that records how many jobs ran at once."""
+
+    def __init__(self) -> None:
+        self.running: set[Cell] = set()
+        self.most = 0
+        self.finished: list[Cell] = []
+
+    def job_started(self, job: Job, folds: int | None = None) -> None:
+        self.running.add(job.cell)
+        self.most = max(self.most, len(self.running))
+
+    def fold_done(self, done: int, total: int) -> None:
+        pass
+
+    def job_done(self, job: Job, result) -> None:
+        self.running.discard(job.cell)
+        self.finished.append(job.cell)
+
+
+def quiet() -> Console:
+    return Console(file=io.StringIO(), width=200)
+
+
+@pytest.fixture(scope="module")
+def local_records(tiny_twin_root, tmp_path_factory):
+    """The reference: CELLS run by the local executor."""
+    store = ResultStore(tmp_path_factory.mktemp("local"))
+    source = resolve_data_source(tiny_twin_root, 1.0, 0)
+    records = LocalExecutor().run([Job(cell, source) for cell in CELLS], store, InFlight())
+    return {record.cell: record for record in records}
+
+
+def assert_same_numbers(records, reference) -> None:
+    for record in records:
+        expected = reference[record.cell]
+        assert record.metrics == expected.metrics, record.cell.cell_id
+        assert record.predictions.equals(expected.predictions), record.cell.cell_id
+        assert record.config_hash == expected.config_hash
+
+
+def run_ray(cells, root, results, **options):
+    from mer_bench.execute.ray_tune import RayExecutor
+
+    progress = InFlight()
+    source = resolve_data_source(root, 1.0, 0)
+    records = RayExecutor(**options).run([Job(c, source) for c in cells], ResultStore(results),
+                                         progress)
+    return records, progress
+
+
+def test_ray_and_local_executors_store_identical_records(ray_session, tiny_twin_root, tmp_path,
+                                                         local_records):
+    records, progress = run_ray(CELLS, tiny_twin_root, tmp_path)
+
+    assert [r.cell for r in records] == CELLS
+    assert sorted(progress.finished, key=str) == sorted(CELLS, key=str)
+    assert_same_numbers(ResultStore(tmp_path).load_all(), local_records)
+
+
+@pytest.mark.parametrize("share, expected", [(0.5, 2), (1.0, 1)])
+def test_jobs_pack_onto_a_declared_gpu_by_their_share(ray_session, tiny_twin_root, tmp_path,
+                                                      share, expected):
+    # The session's Ray declares 1 GPU and 4 CPUs; ststnet asks for 1 CPU, so the GPU share is
+    # what limits concurrency. No CUDA here: the trials still train, on the CPU.
+    assert ray_session.cluster_resources()["GPU"] == 1
+    cells = [Cell(PROTOCOL, "ststnet", "annotated", seed) for seed in range(3)]
+    records, progress = run_ray(cells, tiny_twin_root, tmp_path, gpu_share=share)
+
+    assert progress.most == expected
+    assert len(records) == 3
+
+
+def test_without_gpus_a_job_reserves_cpus_only():
+    from mer_bench.execute.ray_tune import job_resources
+
+    job = Job(Cell(PROTOCOL, "ststnet", "annotated", 0), resolve_data_source(None, 0.15, 0))
+    assert job_resources(job, gpus_available=False) == {"cpu": 1.0, "gpu": 0.0}
+    assert job_resources(job, gpus_available=True) == {"cpu": 1.0, "gpu": 0.25}
+    assert job_resources(job, gpus_available=True, gpu_share=0.5)["gpu"] == 0.5
+
+
+def run_command(results: Path, root: Path, *extra: str) -> list[str]:
+    args = ["run", "--protocol", PROTOCOL, "--model", "ststnet", "--keyframes", "annotated",
+            "--keyframes", "gamdss", "--seed", "0", "--seed", "1", "--data-root", str(root),
+            "--results", str(results), "--executor", "ray", *extra]
+    return [*CLI, *args]
+
+
+def record_dirs(results: Path) -> list[Path]:
+    return sorted(p.parent for p in (results / "records").rglob("record.json"))
+
+
+def test_a_killed_ray_run_resumes_without_repeats_or_losses(ray_session, tiny_twin_root,
+                                                           tmp_path, cli, local_records):
+    results = tmp_path / "results"
+    driver = subprocess.Popen(run_command(results, tiny_twin_root, "--num-cpus", "1"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not record_dirs(results) and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert driver.poll() is None, f"the run ended before it could be killed: {driver.stderr.read()}"
+    os.kill(driver.pid, signal.SIGKILL)  # no chance to clean up: the hardest interruption
+    driver.wait(timeout=60)
+    driver.stderr.close()
+    survivors = {path: (path / "record.json").stat().st_mtime_ns for path in record_dirs(results)}
+    assert 1 <= len(survivors) < len(CELLS)
+
+    code, _, err = cli(*run_command(results, tiny_twin_root, "--resume")[len(CLI):])
+
+    assert code == 0, err
+    dirs = record_dirs(results)
+    assert len(dirs) == len(CELLS)  # each cell exactly once
+    assert not [p for p in (results / "records").rglob(".*")]  # no half-written leftovers
+    for path, mtime in survivors.items():  # finished jobs were not run again
+        assert (path / "record.json").stat().st_mtime_ns == mtime
+    assert_same_numbers(ResultStore(results).load_all(), local_records)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def two_node_cluster(tmp_path):
+    """A head and a second node started with `ray start` on loopback, stopped afterwards."""
+    ray_cli = Path(sys.executable).with_name("ray")
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    # `ray start` turns token authentication on by default, while clients default to off; a
+    # loopback test cluster does without it.
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    common = ["--num-cpus", "1", "--num-gpus", "0", "--block", "--disable-usage-stats"]
+    nodes = [subprocess.Popen([str(ray_cli), "start", "--head", "--node-ip-address", "127.0.0.1",
+                               "--port", str(port), "--include-dashboard", "false", *common],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        wait_for_nodes(address, 1, env)
+        nodes.append(subprocess.Popen([str(ray_cli), "start", "--address", address,
+                                       "--node-ip-address", "127.0.0.1", *common], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_for_nodes(address, 2, env)
+        yield address
+    finally:
+        for node in reversed(nodes):
+            node.send_signal(signal.SIGTERM)
+        for node in reversed(nodes):
+            try:
+                node.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                node.kill()
+
+
+def wait_for_nodes(address: str, count: int, env: dict, timeout_s: float = 120) -> None:
+    probe = ("import ray; ray.init(address=%r, logging_level='ERROR'); "
+             "print(sum(n['Alive'] for n in ray.nodes()))" % address)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                             text=True, timeout=120)
+        if out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == [str(count)]:
+            return
+        time.sleep(1)
+    raise AssertionError(f"the Ray cluster at {address} never had {count} nodes")
+
+
+def test_a_multi_node_cluster_joined_by_address_matches_local(two_node_cluster, tiny_twin_root,
+                                                              tmp_path, local_records):
+    results = tmp_path / "results"
+    done = subprocess.run(run_command(results, tiny_twin_root, "--address", two_node_cluster),
+                          capture_output=True, text=True, timeout=480)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(record_dirs(results)) == len(CELLS)
+    assert_same_numbers(ResultStore(results).load_all(), local_records)
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--address", "127.0.0.1:1"], "cannot reach a Ray cluster at --address 127.0.0.1:1"),
+    (["--num-gpus", "1"], "--num-gpus 1: this machine has no CUDA GPU"),
+    (["--gpu-share", "0"], "--gpu-share 0: give a fraction"),
+])
+def test_bad_ray_options_fail_in_one_line(cli, tiny_twin_root, tmp_path, extra, expected):
+    if "--num-gpus" in extra:
+        pytest.importorskip("torch")
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a GPU")
+    results = tmp_path / "results"
+    code, out, err = cli(*run_command(results, tiny_twin_root, *extra)[len(CLI):])
+
+    assert code == 2
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1 or "error:" in err.strip().splitlines()[-1]
+    assert not (results / "records").exists()
+
+
+def test_an_unwritable_storage_path_fails_before_anything_runs(cli, tiny_twin_root, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    results = tmp_path / "results"
+    code, _, err = cli(*run_command(results, tiny_twin_root, "--storage",
+                                    str(blocker / "ray"))[len(CLI):])
+
+    assert code == 2
+    assert f"Ray storage path {blocker / 'ray'} is not writable" in err
+    assert not results.exists()
+
+
+def test_ray_options_need_the_ray_executor(cli, tiny_twin_root, tmp_path):
+    args = run_command(tmp_path / "r", tiny_twin_root)[len(CLI):]
+    args[args.index("ray")] = "local"
+    code, _, err = cli(*args, "--address", "auto")
+
+    assert code == 2
+    assert "--address only apply to --executor ray" in err
+
+
+def test_dry_run_prints_the_matrix_with_resources_and_runs_nothing(cli, tiny_twin_root, tmp_path):
+    results = tmp_path / "results"
+    code, out, err = cli(*run_command(results, tiny_twin_root, "--dry-run",
+                                      "--gpu-share", "0.5")[len(CLI):])
+
+    assert code == 0, err
+    lines = [line for line in out.splitlines() if line.startswith(PROTOCOL)]
+    assert len(lines) == len(CELLS)
+    assert all(line.split()[5:] == ["1", "0.5", "to", "run"] for line in lines)
+    assert "4 jobs" in out
+    assert not results.exists()
