@@ -284,11 +284,12 @@ def models(pattern: Annotated[str, typer.Argument(help="Glob over model names.")
 def leaderboard(results: ResultsDir = Path("results")) -> None:
     """Regenerate the leaderboards from the stored records: LEADERBOARD.md and leaderboard.csv (index),
     leaderboards/<family>.md and .csv (one page per protocol family) and plots/confusion/."""
-    from mer_bench.report.leaderboard import FAMILY_DIR, write_leaderboard
+    from mer_bench.report.leaderboard import FAMILY_DIR
+    from mer_bench.report.publish import publish
     from mer_bench.store import ResultStore
 
     store = ResultStore(results)
-    path = write_leaderboard(store.load_all(), results, records_dir=store.records_dir)
+    path = publish(store.load_all(), results, records_dir=store.records_dir)
     typer.echo(f"wrote {path} and the family pages under {results / FAMILY_DIR}")
 
 

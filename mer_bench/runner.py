@@ -17,7 +17,7 @@ from mer_bench.execute.base import TrialsFailed
 from mer_bench.keyframes import KEYFRAME_STRATEGIES
 from mer_bench.models import MODELS
 from mer_bench.protocols import LabelledSample, Protocol, get_protocol
-from mer_bench.report.leaderboard import write_leaderboard
+from mer_bench.report.publish import publish
 from mer_bench.store import DEFAULT_SELECTION, Cell, JobResult, ResultStore, check_writable
 from mer_bench.suites import suite_registry
 
@@ -207,8 +207,9 @@ def run_cells(cells: Sequence[Cell], *, data_root: Path | None, results: Path,
         with Progress(*columns, console=console, transient=True) as progress:
             records = runner.run(jobs, store, ProgressDisplay(progress, len(jobs)))
     except TrialsFailed:
-        write_leaderboard(store.load_all(), results, records_dir=store.records_dir)
+        if store.load_all():  # publish what did finish; the failure is still the exit status
+            publish(store.load_all(), results, records_dir=store.records_dir)
         raise
-    path = write_leaderboard(store.load_all(), results, records_dir=store.records_dir)
+    path = publish(store.load_all(), results, records_dir=store.records_dir)
     console.print(f"wrote {len(records)} records and {path}")
     return records

@@ -173,7 +173,7 @@ def two_node_cluster(tmp_path):
                                        "--node-ip-address", "127.0.0.1", *common], env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_for_nodes(address, 2, env)
-        yield address
+        yield address, env
     finally:
         for node in reversed(nodes):
             node.send_signal(signal.SIGTERM)
@@ -199,8 +199,9 @@ def wait_for_nodes(address: str, count: int, env: dict, timeout_s: float = 120) 
 
 def test_a_multi_node_cluster_joined_by_address_matches_local(two_node_cluster, tiny_twin_root,
                                                               tmp_path, local_records):
+    address, env = two_node_cluster  # the driver shares the cluster's settings (no auth tokens)
     results = tmp_path / "results"
-    done = subprocess.run(run_command(results, tiny_twin_root, "--address", two_node_cluster),
+    done = subprocess.run(run_command(results, tiny_twin_root, "--address", address), env=env,
                           capture_output=True, text=True, timeout=480)
 
     assert done.returncode == 0, done.stderr[-3000:]

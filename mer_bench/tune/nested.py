@@ -13,7 +13,7 @@ from mer_bench.execute.job import Job, run_job
 from mer_bench.keyframes import KEYFRAME_STRATEGIES
 from mer_bench.models import MODELS, TrainingBudget
 from mer_bench.protocols import Fold, get_protocol
-from mer_bench.report.leaderboard import write_leaderboard
+from mer_bench.report.publish import publish
 from mer_bench.store import Cell, JobResult, ResultStore
 from mer_bench.tune.inner import CellData, check_inner_split, inner_data, load_cell_data
 from mer_bench.tune.objective import OBJECTIVE
@@ -176,7 +176,7 @@ def tune_cell(settings: TuneSettings, source: DataSource,
     result = run_job(job)
     store = ResultStore(settings.results)
     store.write(result)
-    write_leaderboard(store.load_all(), settings.results, records_dir=store.records_dir)
+    publish(store.load_all(), settings.results, records_dir=store.records_dir)
     return result
 
 
