@@ -462,12 +462,24 @@ def test_a_protocol_with_oracle_rows_only_has_no_best_row(tmp_path: Path) -> Non
     assert row[6:] == ["", "", "", ""]
 
 
-def test_the_cli_regenerates_the_pages(results_copy: Path, cli) -> None:
+def test_the_cli_regenerates_the_pages_and_publishes_the_comparisons(results_copy: Path,
+                                                                     cli) -> None:
     before = outputs(results_copy)
     code, out, err = cli("leaderboard", "--results", results_copy)
     assert code == 0, err
     assert "LEADERBOARD.md" in out
-    assert outputs(results_copy) == before
+    after = outputs(results_copy)
+    # the pages are those write_leaderboard made; the CLI adds the paired comparisons
+    assert {k: v for k, v in after.items() if k != "LEADERBOARD.md" and
+            not k.startswith("compare/")} == {k: v for k, v in before.items()
+                                              if k != "LEADERBOARD.md"}
+    assert {"compare/annotated-vs-gamdss.md", "compare/fixed-epochs-vs-oracle.md"} <= set(after)
+    index = after["LEADERBOARD.md"].decode()
+    assert index.startswith(before["LEADERBOARD.md"].decode().rstrip("\n"))
+    assert "(compare/annotated-vs-gamdss.md)" in index
+    code, _, err = cli("leaderboard", "--results", results_copy)
+    assert code == 0, err
+    assert outputs(results_copy) == after  # regenerating is deterministic
 
 
 # ---------------------------------------------------------------------------------------------
