@@ -165,7 +165,7 @@ def run_job(job: Job, on_fold: FoldCallback | None = None, device: str = "cpu") 
         n_folds=len(folds),
         predictions=predictions,
         keyframes_used=_keyframes_table(labelled, train_keyframes, test_keyframes),
-        curves={"train_loss_mean": np.mean(losses, axis=0).round(6).tolist(),
+        curves={"train_loss_mean": _mean_curve(losses),
                 **({"oracle_epochs": chosen_epochs} if job.cell.selection == ORACLE else {})},
         git_commit=git_commit(),
         package_versions=package_versions(),
@@ -188,6 +188,15 @@ def _run_fold(job: Job, model: ModelSpec, protocol: Protocol, fold: Fold, train_
         _stack(test_inputs, fold.test_ids), seed=job.cell.seed * 1000 + fold.index,
         x_train_falling=_stack(falling_inputs, fold.train_ids) if falling_inputs else None,
         budget=job.budget_for(model, fold.index), oracle_labels=oracle_labels, device=device)
+
+
+def _mean_curve(curves: Sequence[Sequence[float]]) -> list[float]:
+    """Per epoch, the mean over the folds that trained that long (tuned folds differ in epochs)."""
+    longest = max(len(curve) for curve in curves)
+    padded = np.full((len(curves), longest), np.nan)
+    for row, curve in zip(padded, curves):
+        row[:len(curve)] = curve
+    return np.nanmean(padded, axis=0).round(6).tolist()
 
 
 def _keyframes_table(labelled: Sequence[LabelledSample], train: Mapping[str, KeyFrames],
