@@ -32,6 +32,9 @@ class ProgressCallback(Callback):
         _DRIVER_STATE[key] = (jobs, store, progress)
         return cls(key)
 
+    def detach(self) -> None:
+        _DRIVER_STATE.pop(self.key, None)
+
     def _state(self, trial: Any) -> tuple[Job, ResultStore, RunProgress]:
         jobs, store, progress = _DRIVER_STATE[self.key]
         return jobs[Cell.from_dict(trial.config["job"]["cell"])], store, progress

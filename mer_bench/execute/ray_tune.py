@@ -130,6 +130,7 @@ class RayExecutor:
                    for job in jobs]
         by_cell = {job.cell: job for job in jobs}
         callback = ProgressCallback.attach(by_cell, store, progress)
+        before = {job.cell: _record_stamp(store, job.cell) for job in jobs}
         trainable = tune.with_resources(run_trial, _trial_resources)
         tuner = tune.Tuner(
             trainable,
@@ -142,12 +143,23 @@ class RayExecutor:
                 failure_config=tune.FailureConfig(max_failures=self.max_failures),
                 callbacks=[callback], verbose=0),
         )
-        grid = tuner.fit()
+        try:
+            grid = tuner.fit()
+        finally:
+            callback.detach()
         # A trial that failed before reporting has no config in its result, so failures are
-        # read from the store: a job whose record is missing failed, with the errors Tune kept.
+        # read from the store: a job whose record was not (re)written failed, with the errors
+        # Tune kept.
         errors = sorted({_first_line(result.error) for result in grid if result.error is not None})
         reason = "; ".join(errors) or "the trial ended without writing its record"
-        return {job.cell: reason for job in jobs if not store.has(job.cell)}
+        return {job.cell: reason for job in jobs
+                if _record_stamp(store, job.cell) in (None, before[job.cell])}
+
+
+def _record_stamp(store: ResultStore, cell: Cell) -> int | None:
+    """When the cell's record was last written (None: no record); a rewrite changes it."""
+    path = store.path_of(cell) / "record.json"
+    return path.stat().st_mtime_ns if path.is_file() else None
 
 
 def _first_line(error: BaseException) -> str:
