@@ -430,7 +430,7 @@ def forest_plot_png(comparison: Comparison) -> bytes:
     axes.axvline(0.0, color="firebrick", linewidth=1, linestyle="--")
     axes.set_yticks(y, labels)
     axes.set_ylim(-0.7, len(table) - 0.3)
-    axes.set_xlabel(f"ΔUF1 = {comparison.other} − {comparison.baseline} (95% subject-bootstrap interval)")
+    axes.set_xlabel(f"ΔUF1 = {comparison.other} − {comparison.baseline}\n(95% subject-bootstrap interval)")
     title = "Oracle inflation" if comparison.measures_inflation else "Paired comparison"
     axes.set_title(f"{title}: {comparison.baseline} vs {comparison.other}")
     buffer = io.BytesIO()
