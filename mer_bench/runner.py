@@ -207,8 +207,9 @@ def run_cells(cells: Sequence[Cell], *, data_root: Path | None, results: Path,
         with Progress(*columns, console=console, transient=True) as progress:
             records = runner.run(jobs, store, ProgressDisplay(progress, len(jobs)))
     except TrialsFailed:
-        if store.load_all():  # publish what did finish; the failure is still the exit status
-            publish(store.load_all(), results, records_dir=store.records_dir)
+        finished = store.load_all()
+        if finished:  # publish what did finish; the failure is still the exit status
+            publish(finished, results, records_dir=store.records_dir)
         raise
     path = publish(store.load_all(), results, records_dir=store.records_dir)
     console.print(f"wrote {len(records)} records and {path}")

@@ -87,8 +87,36 @@ def _inputs(model: ModelSpec, samples: Mapping[str, Sample], keyframes: Mapping[
             for sid in keyframes}
 
 
-def _stack(inputs: Inputs, ids: Sequence[str]) -> list[np.ndarray]:
+def stack(inputs: Inputs, ids: Sequence[str]) -> list[np.ndarray]:
+    """The arrays of ``ids``, one (N, C, H, W) batch per model input."""
     return [np.stack([inputs[sid][i] for sid in ids]) for i in range(len(inputs[ids[0]]))]
+
+
+@dataclass(frozen=True)
+class CellInputs:
+    """A cell's key frames per side and the model inputs built from them (input cache shared)."""
+
+    train_keyframes: dict[str, KeyFrames]
+    test_keyframes: dict[str, KeyFrames]
+    train: Inputs  # training-side key frames, rising branch
+    test: Inputs  # test-side key frames, rising branch
+    falling: Inputs | None  # training-side key frames, falling branch (two-branch models only)
+
+
+def cell_inputs(model: ModelSpec, strategy: KeyframeStrategy,
+                labelled: Sequence[LabelledSample]) -> CellInputs:
+    """What every fold of a cell trains and predicts on; benchmark jobs, nested tuning and t-SNE
+    all build it here, so they see the same inputs."""
+    by_id = {item.sample.sample_id: item.sample for item in labelled}
+    train_keyframes = _select_keyframes(strategy, labelled, is_test=False)
+    test_keyframes = _select_keyframes(strategy, labelled, is_test=True)
+    cache = InputCache(cache_dir() / "inputs")
+    return CellInputs(
+        train_keyframes, test_keyframes,
+        train=_inputs(model, by_id, train_keyframes, "rising", cache),
+        test=_inputs(model, by_id, test_keyframes, "rising", cache),
+        falling=(_inputs(model, by_id, train_keyframes, "falling", cache)
+                 if model.two_branch else None))
 
 
 def expected_config_hash(job: Job) -> str:
@@ -124,19 +152,11 @@ def run_job(job: Job, on_fold: FoldCallback | None = None, device: str = "cpu") 
                         f"{len(folds)} folds; the data changed since tuning, tune again")
     by_id = {item.sample.sample_id: item.sample for item in labelled}
     label_of = {item.sample.sample_id: item.label for item in labelled}
-
-    train_keyframes = _select_keyframes(strategy, labelled, is_test=False)
-    test_keyframes = _select_keyframes(strategy, labelled, is_test=True)
-    cache = InputCache(cache_dir() / "inputs")
-    train_inputs = _inputs(model, by_id, train_keyframes, "rising", cache)
-    test_inputs = _inputs(model, by_id, test_keyframes, "rising", cache)
-    falling_inputs = (_inputs(model, by_id, train_keyframes, "falling", cache)
-                      if model.two_branch else None)
+    inputs = cell_inputs(model, strategy, labelled)
 
     rows, losses, chosen_epochs = [], [], []
     for fold in folds:
-        outcome = _run_fold(job, model, protocol, fold, train_inputs, falling_inputs, test_inputs,
-                            label_of, device)
+        outcome = _run_fold(job, model, protocol, fold, inputs, label_of, device)
         predictions = outcome.predictions
         losses.append(outcome.epoch_losses)
         chosen_epochs.append(outcome.chosen_epoch)
@@ -164,7 +184,7 @@ def run_job(job: Job, on_fold: FoldCallback | None = None, device: str = "cpu") 
         n_samples=len(predictions),
         n_folds=len(folds),
         predictions=predictions,
-        keyframes_used=_keyframes_table(labelled, train_keyframes, test_keyframes),
+        keyframes_used=_keyframes_table(labelled, inputs.train_keyframes, inputs.test_keyframes),
         curves={"train_loss_mean": _mean_curve(losses),
                 **({"oracle_epochs": chosen_epochs} if job.cell.selection == ORACLE else {})},
         git_commit=git_commit(),
@@ -175,8 +195,7 @@ def run_job(job: Job, on_fold: FoldCallback | None = None, device: str = "cpu") 
     )
 
 
-def _run_fold(job: Job, model: ModelSpec, protocol: Protocol, fold: Fold, train_inputs: Inputs,
-              falling_inputs: Inputs | None, test_inputs: Inputs,
+def _run_fold(job: Job, model: ModelSpec, protocol: Protocol, fold: Fold, inputs: CellInputs,
               label_of: Mapping[str, int], device: str) -> FoldOutcome:
     """Train on the fold's training side; the test side enters as inputs only, never labels,
     except in the oracle selection mode, whose whole point is to measure that leak."""
@@ -184,9 +203,9 @@ def _run_fold(job: Job, model: ModelSpec, protocol: Protocol, fold: Fold, train_
     oracle_labels = (np.array([label_of[sid] for sid in fold.test_ids])
                      if job.cell.selection == ORACLE else None)
     return train_and_predict(
-        model, len(protocol.classes), _stack(train_inputs, fold.train_ids), y_train,
-        _stack(test_inputs, fold.test_ids), seed=job.cell.seed * 1000 + fold.index,
-        x_train_falling=_stack(falling_inputs, fold.train_ids) if falling_inputs else None,
+        model, len(protocol.classes), stack(inputs.train, fold.train_ids), y_train,
+        stack(inputs.test, fold.test_ids), seed=job.cell.seed * 1000 + fold.index,
+        x_train_falling=stack(inputs.falling, fold.train_ids) if inputs.falling else None,
         budget=job.budget_for(model, fold.index), oracle_labels=oracle_labels, device=device)
 
 

@@ -21,10 +21,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from mer_bench.datasource import DataSource, cache_dir, protocol_samples
+from mer_bench.datasource import DataSource, protocol_samples
 from mer_bench.errors import ConfigError, DataError
-from mer_bench.execute.job import _inputs, _select_keyframes, _stack, make_strategy
-from mer_bench.inputs import InputCache
+from mer_bench.execute.job import cell_inputs, make_strategy, stack
 from mer_bench.models import MODELS
 from mer_bench.protocols import get_protocol, make_folds
 from mer_bench.store import atomic_write_text
@@ -93,23 +92,16 @@ def tsne_features(protocol_id: str, model_name: str, keyframes: str, seed: int,
     by_id = {item.sample.sample_id: item.sample for item in labelled}
     label_of = {item.sample.sample_id: item.label for item in labelled}
 
-    # The same inputs run_job builds: train-side and test-side key frames, one shared cache.
-    train_keyframes = _select_keyframes(strategy, labelled, is_test=False)
-    test_keyframes = _select_keyframes(strategy, labelled, is_test=True)
-    cache = InputCache(cache_dir() / "inputs")
-    train_inputs = _inputs(model, by_id, train_keyframes, "rising", cache)
-    test_inputs = _inputs(model, by_id, test_keyframes, "rising", cache)
-    falling_inputs = (_inputs(model, by_id, train_keyframes, "falling", cache)
-                      if model.two_branch else None)
+    inputs = cell_inputs(model, strategy, labelled)  # the inputs run_job trains on
 
     blocks, rows = [], []
     for fold in folds:
-        x_train = _stack(train_inputs, fold.train_ids)
-        x_test = _stack(test_inputs, fold.test_ids)
+        x_train = stack(inputs.train, fold.train_ids)
+        x_test = stack(inputs.test, fold.test_ids)
         outcome = train_and_predict(
             model, num_classes, x_train, np.array([label_of[sid] for sid in fold.train_ids]),
             x_test, seed=seed * 1000 + fold.index,
-            x_train_falling=_stack(falling_inputs, fold.train_ids) if falling_inputs else None,
+            x_train_falling=stack(inputs.falling, fold.train_ids) if inputs.falling else None,
             budget=model.budget, device=device, keep_model=True)
         # The test side as train_and_predict fed it: standardised with training statistics.
         test = [torch.from_numpy(standardise(a.astype(np.float32), b.astype(np.float32))[1])

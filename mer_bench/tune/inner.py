@@ -13,10 +13,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from mer_bench.datasource import DataSource, cache_dir, protocol_samples
+from mer_bench.datasource import DataSource, protocol_samples
 from mer_bench.errors import ConfigError, DataError
-from mer_bench.execute.job import Inputs, _inputs, _select_keyframes, _stack, make_strategy
-from mer_bench.inputs import InputCache
+from mer_bench.execute.job import CellInputs, cell_inputs, make_strategy, stack
 from mer_bench.models import MODELS, ModelSpec
 from mer_bench.protocols import Fold, Protocol, get_protocol, make_folds
 from mer_bench.store import Cell
@@ -33,9 +32,7 @@ class CellData:
     folds: tuple[Fold, ...]
     subject_of: Mapping[str, str]
     label_of: Mapping[str, int]
-    train_inputs: Inputs  # training-side key frames, rising branch
-    test_inputs: Inputs  # test-side key frames
-    falling_inputs: Inputs | None  # training-side key frames, falling branch (two-branch models)
+    inputs: CellInputs
 
 
 def load_cell_data(cell: Cell, source: DataSource) -> CellData:
@@ -46,19 +43,12 @@ def load_cell_data(cell: Cell, source: DataSource) -> CellData:
     if not labelled:
         raise DataError(f"protocol {protocol.id}: no sample carries one of its labels "
                         f"({', '.join(protocol.classes)}); check the emotion column")
-    by_id = {item.sample.sample_id: item.sample for item in labelled}
-    train_keyframes = _select_keyframes(strategy, labelled, is_test=False)
-    test_keyframes = _select_keyframes(strategy, labelled, is_test=True)
-    cache = InputCache(cache_dir() / "inputs")
     return CellData(
         cell=cell, protocol=protocol, model=model,
         folds=tuple(make_folds(protocol, labelled)),
-        subject_of={sid: sample.subject_key for sid, sample in by_id.items()},
+        subject_of={item.sample.sample_id: item.sample.subject_key for item in labelled},
         label_of={item.sample.sample_id: item.label for item in labelled},
-        train_inputs=_inputs(model, by_id, train_keyframes, "rising", cache),
-        test_inputs=_inputs(model, by_id, test_keyframes, "rising", cache),
-        falling_inputs=(_inputs(model, by_id, train_keyframes, "falling", cache)
-                        if model.two_branch else None),
+        inputs=cell_inputs(model, strategy, labelled),
     )
 
 
@@ -98,9 +88,9 @@ def inner_data(data: CellData, fold: Fold, inner_folds: int, seed: int) -> Inner
         fold_index=fold.index,
         model=data.model.name,
         classes=tuple(data.protocol.classes),
-        x_fit=_stack(data.train_inputs, ids),
-        x_falling=_stack(data.falling_inputs, ids) if data.falling_inputs else None,
-        x_validate=_stack(data.test_inputs, ids),
+        x_fit=stack(data.inputs.train, ids),
+        x_falling=stack(data.inputs.falling, ids) if data.inputs.falling else None,
+        x_validate=stack(data.inputs.test, ids),
         labels=np.array([data.label_of[sid] for sid in ids], dtype=np.int64),
         inner_fold=np.array([partition[data.subject_of[sid]] for sid in ids], dtype=np.int64),
         validation_subjects=groups,
