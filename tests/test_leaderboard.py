@@ -25,7 +25,7 @@ from mer_bench.metrics import pooled_metrics
 from mer_bench.report.chance import majority_class_scores, uniform_guess_scores
 from mer_bench.report.figures import generated_png_key
 from mer_bench.report.leaderboard import confusion_plots, write_leaderboard
-from mer_bench.report.markdown import human_count
+from mer_bench.report.markdown import family_markdown, human_count, leaderboard_markdown
 from mer_bench.report.sources import data_source_group
 from mer_bench.report.tables import confusion_paths, index_table, leaderboard_table
 from mer_bench.store import Cell, JobResult, ResultStore, config_hash
@@ -397,7 +397,7 @@ def test_the_index_names_a_best_row_only_when_it_clearly_beats_the_runner_up() -
     assert fair["top_diff_low"] > 0 and fair["top_p_holm"] < 0.05 and fair["top_mde_uf1"] > 0
     (line,) = index_table(table).itertuples()
     assert line.result == "best" and line.rows == "good-net · annotated · fixed-epochs"
-    index = leaderboard_markdown_of(table)
+    index = leaderboard_markdown(table)
     assert "| best " in index and "good-net · annotated · fixed-epochs" in index
 
 
@@ -459,7 +459,7 @@ def test_each_data_source_gets_its_own_table_and_ranking() -> None:
     assert list(runs["data_source"].drop_duplicates()) == [TWIN, "twin:casme2:v2:scale=1:seed=0", REAL]
     index = index_table(table)
     assert list(index["data"]) == ["twin x0.15 seed 0", "twin x1 seed 0", "real data /data"]
-    page = family_markdown_of(table, "casme2")
+    page = family_markdown(table, "casme2")
     headings = [line for line in page.splitlines() if line.startswith("## ")]
     assert headings == ["## Synthetic twins at scale 0.15, twin seed 0", "## Synthetic twins at scale 1, twin seed 0",
                         "## Real data under /data"]
@@ -747,15 +747,3 @@ def test_different_test_sets_in_one_table_are_refused() -> None:
 def test_duplicate_cells_are_refused() -> None:
     with pytest.raises(DataError, match="two records for cell casme2-3class/ststnet/annotated/seed0"):
         leaderboard_table([make_result(), make_result()])
-
-
-def leaderboard_markdown_of(table: pd.DataFrame) -> str:
-    from mer_bench.report.markdown import leaderboard_markdown
-
-    return leaderboard_markdown(table)
-
-
-def family_markdown_of(table: pd.DataFrame, family: str) -> str:
-    from mer_bench.report.markdown import family_markdown
-
-    return family_markdown(table, family)
