@@ -10,7 +10,8 @@ import pytest
 
 from mer_bench.errors import MerBenchError
 from mer_bench.metrics import pooled_metrics
-from mer_bench.report.compare import build_comparison, compare_table, comparison_markdown, write_comparison
+from mer_bench.report.compare import build_comparison, comparison_markdown, write_comparison
+from mer_bench.report.pairing import compare_table
 from mer_bench.report.stats import holm
 from mer_bench.store import Cell, JobResult, ResultStore, config_hash
 
@@ -33,11 +34,13 @@ def make_result(
     version: str = "1",
     protocol_hash: str = "b" * 64,
     sample_prefix: str = "clip",
+    data_source: str = "twin:casme2:v2:scale=1:seed=0",
+    subjects: list[str] = SUBJECTS,
 ) -> JobResult:
     predictions = pd.DataFrame({
-        "sample_id": [f"casme2/{s}/{sample_prefix}{i}" for i, s in enumerate(SUBJECTS)],
-        "subject": SUBJECTS,
-        "fold": [int(s[1:]) for s in SUBJECTS],
+        "sample_id": [f"casme2/{s}/{sample_prefix}{i}" for i, s in enumerate(subjects)],
+        "subject": subjects,
+        "fold": [int(s[1:]) for s in subjects],
         "y_true": Y_TRUE,
         "y_pred": y_pred,
         "true_label": [CLASSES[i] for i in Y_TRUE],
@@ -59,7 +62,7 @@ def make_result(
         git_commit="c" * 40,
         wall_time_s=1.0,
         started_at="2026-01-01T00:00:00+00:00",
-        data_source="twin:casme2:v2:scale=1:seed=0",
+        data_source=data_source,
     )
 
 
@@ -84,6 +87,8 @@ def test_identical_predictions_show_no_difference_and_no_evidence() -> None:
     assert (row["n01"], row["n10"], row["p_mcnemar"], row["p_holm"]) == (0, 0, 1.0, 1.0)
     assert row["verdict"] == "no evidence"
     assert np.isnan(row["uf1_annotated_std"]), "one seed: no std"
+    assert (row["test_samples"], row["test_subjects"], row["subjects_differing"]) == (48, 12, 0)
+    assert np.isnan(row["uf1_mde"]), "sides that never disagree have no spread to measure"
 
 
 def test_a_clearly_better_side_is_better_and_the_reverse_worse() -> None:
@@ -160,10 +165,59 @@ def test_oracle_rows_of_a_keyframe_comparison_are_flagged() -> None:
 
 
 def test_runs_on_different_data_are_not_paired() -> None:
-    other = make_result("gamdss", 0, ALL_RIGHT)
-    other.data_source = "data:casme2:/data/CASME2"
-    with pytest.raises(MerBenchError, match="ran on different data"):
+    other = make_result("gamdss", 0, ALL_RIGHT, data_source="data:casme2:/data/CASME2")
+    with pytest.raises(MerBenchError, match="run the missing cells first"):
         compare_table([make_result("annotated", 0, ALL_RIGHT), other], n_resamples=FAST)
+
+
+def test_each_data_source_gets_its_own_rows() -> None:
+    real = "data:casme2:/data/CASME2"
+    results = two_sided("ststnet", HALF_RIGHT, ALL_RIGHT) + [
+        make_result(k, 0, pred, data_source=real) for k, pred in (("annotated", ALL_RIGHT), ("gamdss", HALF_RIGHT))]
+    table = compare_table(results, n_resamples=FAST)
+    assert list(table["data"]) == ["twin x1 seed 0", "real data /data"], "twins first, never pooled"
+    assert list(table["data_source"]) == ["twin:casme2:v2:scale=1:seed=0", real]
+    assert list(table["seeds"]) == [2, 1]
+    assert list(table["verdict"]) == ["better", "worse"]
+
+
+FOUR_SUBJECTS = [f"s{i:02d}" for i in range(4) for _ in range(12)]
+
+
+def test_fewer_than_five_subjects_print_too_few_subjects_instead_of_an_interval() -> None:
+    results = [make_result(k, 0, pred, subjects=FOUR_SUBJECTS)
+               for k, pred in (("annotated", HALF_RIGHT), ("gamdss", ALL_RIGHT))]
+    comparison = build_comparison(results, "annotated", "gamdss", n_resamples=FAST)
+    row = comparison.table.iloc[0]
+    assert row["test_subjects"] == 4 and row["verdict"] == "too few subjects"
+    assert row["uf1_diff"] > 0, "the difference of the means is still shown"
+    for column in ("uf1_diff_low", "uf1_diff_high", "uar_diff_low", "acc_diff_high", "uf1_mde", "p_holm"):
+        assert np.isnan(row[column]), column
+    line = comparison.markdown_table.splitlines()[2]
+    assert f"{row['uf1_diff']:+.4f} [too few subjects]" in line and line.rstrip(" |").endswith("too few subjects")
+    assert "better" not in line and "no evidence" not in line, "no verdict beyond that"
+
+
+def test_too_few_subject_rows_are_left_out_of_the_holm_family() -> None:
+    results = two_sided("ststnet", HALF_RIGHT, ALL_RIGHT) + [
+        make_result(k, 0, pred, model="htnet", subjects=FOUR_SUBJECTS)
+        for k, pred in (("annotated", HALF_RIGHT), ("gamdss", ALL_RIGHT))]
+    comparison = build_comparison(results, "annotated", "gamdss", n_resamples=FAST)
+    table = comparison.table.set_index("model")
+    assert table.loc["ststnet", "p_holm"] == table.loc["ststnet", "p_mcnemar"], "one test: nothing to adjust"
+    assert "across the 1 of this table's 2 row(s)" in comparison.note
+
+
+def test_each_row_states_its_minimum_detectable_difference() -> None:
+    results = two_sided("ststnet", HALF_RIGHT, flipped(HALF_RIGHT, 3))
+    comparison = build_comparison(results, "annotated", "gamdss", n_resamples=FAST)
+    row = comparison.table.iloc[0]
+    assert row["subjects_differing"] >= 5
+    assert row["uf1_mde"] == pytest.approx(2.8016 * row["uf1_se"], abs=2e-4)
+    assert row["uf1_mde"] > 0
+    header, _, line = comparison.markdown_table.splitlines()[:3]
+    assert "MDE ΔUF1" in header and f" {row['uf1_mde']:.4f} |" in line
+    assert "(z_0.975 + z_0.80) × SE" in comparison.note and "80% power" in comparison.note
 
 
 def test_write_comparison_writes_traceable_csv_markdown_and_a_deterministic_plot(tmp_path: Path) -> None:

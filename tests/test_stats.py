@@ -9,11 +9,17 @@ import pytest
 
 from mer_bench.metrics import pooled_metrics
 from mer_bench.report.stats import (
+    MDE_FACTOR,
+    MIN_SUBJECTS,
     Interval,
     holm,
     majority_correct,
     mcnemar_exact,
+    minimum_detectable,
     paired_cluster_bootstrap,
+    paired_test,
+    subjects_differing,
+    verdict,
 )
 
 CLASSES = ["negative", "positive", "surprise", "others"]
@@ -90,7 +96,7 @@ def test_bootstrap_is_deterministic_for_a_fixed_seed() -> None:
 def test_identical_predictions_give_zero_and_a_zero_interval() -> None:
     y, groups, base, _ = random_case()
     for interval in paired_cluster_bootstrap(y, base, base.copy(), groups, len(CLASSES)).values():
-        assert interval == Interval(0.0, 0.0, 0.0)
+        assert interval == Interval(0.0, 0.0, 0.0, 0.0)
 
 
 def test_bootstrap_resamples_subjects_not_samples() -> None:
@@ -100,13 +106,14 @@ def test_bootstrap_resamples_subjects_not_samples() -> None:
     # estimate; resampling single samples would spread it.
     for interval in paired_cluster_bootstrap(y, base, other, one_subject, len(CLASSES), n_resamples=50).values():
         assert interval.low == pytest.approx(interval.estimate) == pytest.approx(interval.high)
+        assert interval.se == pytest.approx(0.0, abs=1e-12)
 
 
 def test_all_right_against_all_wrong_is_one_for_every_resample() -> None:
     y = np.array([0, 1, 2, 0, 1, 2])
     wrong = (y + 1) % 3
     intervals = paired_cluster_bootstrap(y, wrong, y, ["a", "a", "b", "b", "c", "c"], 3, n_resamples=100)
-    assert intervals["acc"] == Interval(1.0, 1.0, 1.0)
+    assert intervals["acc"] == Interval(1.0, 1.0, 1.0, 0.0)
     assert intervals["uar"].estimate == pytest.approx(1.0)
 
 
@@ -116,3 +123,94 @@ def test_bootstrap_rejects_mismatched_shapes() -> None:
         paired_cluster_bootstrap(y, base[:, :-1], other, groups, len(CLASSES))
     with pytest.raises(ValueError, match="class indices"):
         paired_cluster_bootstrap(y, base, other + 4, groups, len(CLASSES))
+
+
+# ---------------------------------------------------------------------------------------------
+# Standard error, minimum detectable difference, too few subjects
+
+
+def test_bootstrap_se_is_the_spread_of_the_differences_and_mde_is_2_8_of_it() -> None:
+    y, groups, base, other = random_case()
+    intervals = paired_cluster_bootstrap(y, base, other, groups, len(CLASSES), n_resamples=400)
+    for interval in intervals.values():
+        # a 95% percentile interval spans roughly 4 standard errors of a near-normal statistic
+        assert 2.5 < (interval.high - interval.low) / interval.se < 5.5
+    assert MDE_FACTOR == pytest.approx(1.959964 + 0.841621, abs=1e-6)
+    assert minimum_detectable(0.01) == pytest.approx(0.028016, abs=1e-6)
+    with pytest.raises(ValueError):
+        minimum_detectable(-0.1)
+
+
+def subject_case(subjects: int, per_subject: int = 8, seed: int = 0, right=(0.6, 0.7)):
+    """``subjects`` subjects drawn from one population: the two sides are right with probabilities
+    ``right`` on every sample, independently."""
+    rng = np.random.default_rng(seed)
+    n = subjects * per_subject
+    y = rng.integers(0, 3, n)
+    wrong = (y + rng.integers(1, 3, n)) % 3
+    base = np.where(rng.random(n) < right[0], y, wrong)
+    other = np.where(rng.random(n) < right[1], y, wrong)
+    groups = np.repeat([f"s{i:03d}" for i in range(subjects)], per_subject)
+    return y, base, other, groups
+
+
+def mde(subjects: int, seed: int) -> float:
+    y, base, other, groups = subject_case(subjects, seed=seed)
+    return paired_test(y, base, other, groups, 3, n_resamples=400).mde_uf1
+
+
+def test_mde_shrinks_as_subjects_grow() -> None:
+    counts = (5, 10, 20, 40, 80)
+    # averaged over a few draws of the data, so one unlucky draw cannot reorder neighbours
+    mdes = [float(np.mean([mde(n, seed) for seed in range(4)])) for n in counts]
+    assert all(a > b for a, b in zip(mdes, mdes[1:])), mdes
+    assert mdes[0] / mdes[-1] == pytest.approx(4.0, rel=0.35), "about 1 / sqrt(subjects)"
+
+
+def test_fewer_than_five_subjects_give_no_interval_mde_or_verdict() -> None:
+    y, base, other, groups = subject_case(MIN_SUBJECTS - 1)
+    test = paired_test(y, base, other, groups, 3)
+    assert test.too_few_subjects and test.n_subjects == 4
+    assert test.intervals is None and test.mde_uf1 is None
+    assert verdict(test, 0.0) == "too few subjects", "not even a tiny p-value gives a verdict"
+    assert test.mcnemar.n01 + test.mcnemar.n10 > 0, "the counts are still reported"
+    enough = paired_test(*subject_case(MIN_SUBJECTS)[:3], subject_case(MIN_SUBJECTS)[3], 3)
+    assert not enough.too_few_subjects and enough.intervals is not None and enough.mde_uf1 > 0
+
+
+def test_identical_sides_have_no_mde() -> None:
+    y, base, _, groups = subject_case(12)
+    test = paired_test(y, base, base.copy(), groups, 3)
+    assert test.subjects_differing == 0 and test.mde_uf1 is None
+    assert verdict(test, 1.0) == "no evidence"
+
+
+def test_an_interval_ends_at_exactly_zero_when_resamples_miss_the_only_differing_subject() -> None:
+    # Why so many published intervals ended at 0.0000: with one subject of n carrying every
+    # disagreement, ((n - 1) / n) ** n of the resamples (35% for n = 14) contain no disagreement.
+    y, base, _, groups = subject_case(14)
+    other = base.copy()
+    first_subject = groups == "s000"
+    other[first_subject] = y[first_subject]  # the other side fixes that subject's errors
+    test = paired_test(y, base, other, groups, 3, n_resamples=2000)
+    assert test.subjects_differing == 1
+    uf1 = test.intervals["uf1"]
+    assert uf1.estimate > 0 and uf1.low == 0.0 and uf1.high > 0
+
+
+def test_subjects_differing_counts_subjects_not_samples() -> None:
+    subjects = ["a", "a", "b", "b", "c"]
+    base = np.array([[0, 1, 2, 0, 1], [0, 1, 2, 0, 1]])
+    other = np.array([[1, 2, 2, 0, 1], [0, 1, 2, 0, 2]])
+    assert subjects_differing(subjects, base, other) == 2, "two samples of a, one of c"
+    assert subjects_differing(subjects, base, base) == 0
+
+
+def test_verdict_needs_both_the_adjusted_p_and_the_interval() -> None:
+    y, base, other, groups = subject_case(40, seed=1, right=(0.4, 0.9))
+    test = paired_test(y, base, other, groups, 3, n_resamples=400)
+    assert test.intervals["uf1"].low > 0
+    assert verdict(test, 0.01) == "better"
+    assert verdict(test, 0.2) == "no evidence"
+    reverse = paired_test(y, other, base, groups, 3, n_resamples=400)
+    assert verdict(reverse, 0.01) == "worse"

@@ -1,468 +1,42 @@
-"""Leaderboards from result records: one Markdown page and CSV per protocol family, an index, and a
-confusion-matrix plot per row.
+"""Leaderboards from result records, from records to files: an index, one Markdown page and CSV per
+protocol family, and a confusion-matrix plot per row.
 
 Layout below the results folder, regenerated from the records alone (same records, same bytes):
 
-    LEADERBOARD.md, leaderboard.csv             index: best honest row per protocol; CSV of every row
-    leaderboards/<family>.md, <family>.csv      one ranked table per protocol of the family
-    plots/confusion/<protocol>/<model>__<keyframes>__<selection>.png
+    LEADERBOARD.md, leaderboard.csv             index by data source; CSV of every row
+    leaderboards/<family>.md, <family>.csv      per data source, one table per protocol of the family
+    plots/confusion/<data source>/<protocol>/<model>__<keyframes>__<selection>.png
 
-A row holds the seeds of one (protocol, model, keyframes, selection): ``mean ± std`` over seeds
-(ddof=1). Oracle rows (best epoch chosen on the test subject) are marked and never ranked.
+The rows come from ``mer_bench.report.tables`` (scores, data behind them, references, honest
+ranks), the text from ``mer_bench.report.markdown``, the plots from ``mer_bench.report.figures``.
 Everything is computed and validated before the first file is written; files are replaced
-atomically, and generated files of families or cells without records any more are removed.
+atomically, and generated files of families or rows without records any more are removed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
 import os
-import re
-import statistics
-import uuid
-from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Sequence
 
-import pandas as pd
-from tabulate import tabulate
-
-from mer_bench.errors import DataError, UnknownNameError
-from mer_bench.metrics import Metrics, pooled_metrics
-from mer_bench.report.plots import confusion_key, confusion_png, generated_png_key
-from mer_bench.store import JobResult, atomic_write_text
+from mer_bench.errors import DataError
+from mer_bench.files import atomic_write_bytes, write_if_changed
+from mer_bench.report.figures import confusion_key, confusion_png, generated_png_key
+from mer_bench.report.markdown import FAMILY_DIR, LEADERBOARD_GENERATED, family_markdown, leaderboard_markdown
+from mer_bench.report.sources import data_source_group
+from mer_bench.report.tables import (
+    CONFUSION_DIR,
+    TABLE_COLUMNS,
+    confusion_paths,
+    leaderboard_table,
+    plot_key,
+    table_csv,
+)
+from mer_bench.store import JobResult
 
 LEADERBOARD_MD = "LEADERBOARD.md"
 LEADERBOARD_CSV = "leaderboard.csv"
-FAMILY_DIR = "leaderboards"
-CONFUSION_DIR = "plots/confusion"
-OTHER_FAMILY = "other"  # protocols no longer registered
-ORACLE = "oracle"
-DECIMALS = 4
-
-TABLE_COLUMNS = [
-    "family", "protocol", "protocol_title", "protocol_version", "classes", "data", "part",
-    "model", "keyframes", "selection", "rank", "seeds",
-    "acc_mean", "acc_std", "uf1_mean", "uf1_std", "uar_mean", "uar_std", "params", "flops",
-    "protocol_hash", "seed_list", "config_hashes", "git_commits", "package_versions", "records",
-    "confusion",
-]
-SCORES = {"acc": "accuracy", "uf1": "uf1", "uar": "uar"}
-
-SCORES_NOTE = (
-    "Accuracy (`acc`), UF1 (macro F1) and UAR (macro recall) follow MEGC2019: each is computed once "
-    "from every test sample's prediction pooled over all folds of a run (LOSO folds are never "
-    "averaged), counting every protocol class, including a class a model never predicts (its F1 is "
-    "0). Scores are fractions shown as `mean ± std` over the row's `seeds` runs; std is the sample "
-    "standard deviation (ddof=1), shown as `–` when only one seed ran."
-)
-RANK_NOTE = (
-    "Rows are ranked by mean UF1, ties broken by mean UAR; rows equal on both share a rank and are "
-    "listed by model, then keyframes. `fixed-epochs` rows train for a fixed epoch budget per "
-    "protocol and `optuna-nested` rows tune hyper-parameters on validation subjects of the training "
-    "side: neither looks at the test subject, so they are ranked together."
-)
-ORACLE_NOTE = (
-    "Rows marked `oracle ⚠` picked the best epoch on the test subject, as several published "
-    "repositories do: they leak test labels and overstate performance. They are listed after the "
-    "ranked rows without a rank and never count as best; they are here to measure by how much that "
-    "selection inflates scores."
-)
-COST_NOTE = (
-    "`params` counts model parameters and `FLOPs` the operations of one forward pass on one sample "
-    "(K = thousand, M = million, G = billion; `–` where not recorded). `confusion` links the row's "
-    "confusion matrix, summed over its seeds."
-)
-PARTS_NOTE = (
-    "A composite protocol's per-dataset table scores each dataset's share of the same pooled "
-    "predictions (the MEGC2019 per-dataset UF1 and UAR), `mean ± std` over the same seeds; it is "
-    "not ranked."
-)
-GENERATED_LINE = "Generated by mer-bench leaderboard, do not edit: regenerate it from the records instead."
-
-RowKey = tuple[str, str, str, str]  # protocol, model, keyframes, selection
-
-
-def data_label(data_source: str) -> str:
-    """'twin:casme2:v2:scale=0.15:seed=0 + ...' -> 'twin x0.15'; real data -> 'real'."""
-    scales = sorted({part.split("=", 1)[1] for part in data_source.replace(" + ", ":").split(":")
-                     if part.startswith("scale=")})
-    if not data_source.startswith("twin:"):
-        return "real"
-    return "twin x" + "/".join(scales)
-
-
-def text_columns(table: pd.DataFrame) -> list[int]:
-    """Indices of non-numeric columns, which tabulate must not parse (version "1.10" is not 1.1)."""
-    return [i for i, column in enumerate(table.columns) if not pd.api.types.is_numeric_dtype(table[column])]
-
-
-def dataset_parts(result: JobResult) -> dict[str, Metrics]:
-    """A composite job's scores on each dataset's part: subsets of the same pooled predictions
-    (the MEGC2019 per-dataset UF1 / UAR). Empty for single-dataset jobs."""
-    predictions = result.predictions
-    datasets = predictions["sample_id"].str.split("/").str[0]
-    if datasets.nunique() < 2:
-        return {}
-    return {name: pooled_metrics(part["y_true"], part["y_pred"], result.metrics.classes)
-            for name, part in predictions.groupby(datasets, sort=True)}
-
-
-@dataclass(frozen=True)
-class ProtocolInfo:
-    family: str
-    title: str
-
-
-@lru_cache(maxsize=None)
-def protocol_info(protocol_id: str) -> ProtocolInfo:
-    """Family and title of a registered protocol; family 'other' for one that is not registered any more."""
-    from mer_bench.protocols import get_protocol
-
-    try:
-        protocol = get_protocol(protocol_id)
-    except UnknownNameError:
-        return ProtocolInfo(OTHER_FAMILY, protocol_id)
-    return ProtocolInfo(protocol.family, protocol.title)
-
-
-# ---------------------------------------------------------------------------------------------
-# Validation: refuse what would average or rank runs that are not comparable
-
-
-def _cells(runs: Sequence[JobResult], limit: int = 3) -> str:
-    ids = sorted(run.cell.cell_id for run in runs)
-    more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
-    return ", ".join(ids[:limit]) + more
-
-
-def _one_variant(protocol: str, runs: Sequence[JobResult], what: str,
-                 variant: Callable[[JobResult], str]) -> None:
-    groups: dict[str, list[JobResult]] = defaultdict(list)
-    for run in runs:
-        groups[variant(run)].append(run)
-    if len(groups) > 1:
-        listed = "; ".join(f"{name} in {_cells(group)}" for name, group in sorted(groups.items()))
-        raise DataError(
-            f"protocol {protocol}: records mix {what} ({listed}); re-run the stale cells or delete "
-            "their records, so that only one remains"
-        )
-
-
-def check_records(results: Sequence[JobResult]) -> None:
-    """Raise DataError for two records of one cell, a selection mode differing from the cell's, or a
-    protocol whose records mix protocol versions or hashes, data (twin scale or real) or class lists."""
-    seen: dict[str, JobResult] = {}
-    for result in results:
-        cell_id = result.cell.cell_id
-        if cell_id in seen:
-            raise DataError(f"two records for cell {cell_id}; keep one")
-        seen[cell_id] = result
-        if result.selection_mode != result.cell.selection:
-            raise DataError(f"{cell_id}: selection_mode {result.selection_mode!r} differs from the cell's "
-                            f"{result.cell.selection!r}; re-run that cell")
-    by_protocol: dict[str, list[JobResult]] = defaultdict(list)
-    for result in results:
-        by_protocol[result.cell.protocol].append(result)
-    # Averaging or ranking numbers computed on different data or definitions would hide exactly
-    # the kind of silent drift mer-bench exists to expose.
-    for protocol, runs in sorted(by_protocol.items()):
-        _one_variant(protocol, runs, "protocol versions",
-                     lambda r: f"version {r.protocol_version} hash {r.protocol_hash}")
-        _one_variant(protocol, runs, "data", lambda r: data_label(r.data_source))
-        _one_variant(protocol, runs, "class lists", lambda r: "[" + ", ".join(r.metrics.classes) + "]")
-
-
-# ---------------------------------------------------------------------------------------------
-# The table: one row per (protocol, model, keyframes, selection), plus composite part rows
-
-
-def _groups(results: Sequence[JobResult]) -> dict[RowKey, list[JobResult]]:
-    groups: dict[RowKey, list[JobResult]] = defaultdict(list)
-    for result in results:
-        cell = result.cell
-        groups[(cell.protocol, cell.model, cell.keyframes, cell.selection)].append(result)
-    return {key: sorted(runs, key=lambda r: r.cell.seed) for key, runs in sorted(groups.items())}
-
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
-
-
-def _file_part(name: str) -> str:
-    safe = _UNSAFE.sub("_", name)
-    return "_" + safe[1:] if safe.startswith(".") else safe
-
-
-def confusion_paths(keys: Iterable[RowKey]) -> dict[RowKey, str]:
-    """Plot path (relative to the results folder) of each row; 'timm:resnet18' -> 'timm_resnet18'.
-
-    Names that only differ in replaced characters would share a file: those get a hash suffix.
-    """
-    keys = list(keys)
-    plain = {key: f"{CONFUSION_DIR}/{_file_part(key[0])}/" + "__".join(map(_file_part, key[1:]))
-             for key in keys}
-    taken: dict[str, int] = defaultdict(int)
-    for path in plain.values():
-        taken[path] += 1
-    paths = {}
-    for key, path in plain.items():
-        if taken[path] > 1:
-            path += "-" + hashlib.sha256("\0".join(key).encode("utf-8")).hexdigest()[:8]
-        paths[key] = path + ".png"
-    return paths
-
-
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    # fmean / stdev are exactly rounded, so the result does not depend on summation order
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else math.nan)
-
-
-def _scores(metrics: Sequence[Metrics]) -> dict[str, float]:
-    row = {}
-    for column, attribute in SCORES.items():
-        row[f"{column}_mean"], row[f"{column}_std"] = _mean_std([getattr(m, attribute) for m in metrics])
-    return row
-
-
-def _trace(runs: Sequence[JobResult], records_root: str) -> dict[str, str]:
-    """Trace columns; seed_list, config_hashes and records are aligned seed by seed."""
-    versions = sorted({" ".join(f"{k}={v}" for k, v in sorted(run.package_versions.items())) for run in runs})
-    return {
-        "protocol_hash": runs[0].protocol_hash,
-        "seed_list": " ".join(str(run.cell.seed) for run in runs),
-        "config_hashes": " ".join(run.config_hash for run in runs),
-        "git_commits": " ".join(sorted({run.git_commit or "unknown" for run in runs})),
-        "package_versions": " | ".join(versions),
-        "records": " ".join(f"{records_root}/{run.cell.relpath.as_posix()}" for run in runs),
-    }
-
-
-def _rows(key: RowKey, runs: Sequence[JobResult], plot: str, records_root: str) -> list[dict]:
-    protocol, model, keyframes, selection = key
-    info = protocol_info(protocol)
-    flops = [run.flops for run in runs if run.flops is not None]
-    common = {
-        "family": info.family, "protocol": protocol, "protocol_title": info.title,
-        "protocol_version": runs[0].protocol_version, "classes": ", ".join(runs[0].metrics.classes),
-        "data": data_label(runs[0].data_source), "model": model, "keyframes": keyframes,
-        "selection": selection, "rank": None, "params": max(run.param_count for run in runs),
-        "flops": max(flops) if flops else None,
-    }
-    rows = [{**common, "part": "", "seeds": len(runs), **_scores([run.metrics for run in runs]),
-             **_trace(runs, records_root), "confusion": plot}]
-    parts: dict[str, list[tuple[JobResult, Metrics]]] = defaultdict(list)
-    for run in runs:
-        for name, metrics in dataset_parts(run).items():
-            parts[name].append((run, metrics))
-    for name, pairs in sorted(parts.items()):
-        rows.append({**common, "part": name, "seeds": len(pairs), **_scores([m for _, m in pairs]),
-                     **_trace([run for run, _ in pairs], records_root), "confusion": ""})
-    return rows
-
-
-def _order(row: dict) -> tuple:
-    return (row["family"], row["protocol"], row["part"] != "", row["part"], row["selection"] == ORACLE,
-            -row["uf1_mean"], -row["uar_mean"], row["model"], row["keyframes"], row["selection"])
-
-
-def _assign_ranks(rows: list[dict]) -> None:
-    """Competition ranks (1, 1, 3) of the honest main rows of each protocol; rows arrive in _order."""
-    last: dict[str, tuple[tuple[float, float], int, int]] = {}  # protocol -> (score, rank, position)
-    for row in rows:
-        if row["part"] or row["selection"] == ORACLE:
-            continue
-        # rounded so that float noise in equal means cannot split a tie
-        score = (round(row["uf1_mean"], 12), round(row["uar_mean"], 12))
-        previous = last.get(row["protocol"])
-        position = 1 if previous is None else previous[2] + 1
-        row["rank"] = previous[1] if previous is not None and previous[0] == score else position
-        last[row["protocol"]] = (score, row["rank"], position)
-
-
-def leaderboard_table(results: Sequence[JobResult], *, records_root: str = "records") -> pd.DataFrame:
-    """Every leaderboard row, unrounded, in page order, with trace columns (``TABLE_COLUMNS``).
-
-    ``part`` is empty for a row's pooled scores and names the dataset for a composite's part rows.
-    ``rank`` is empty for oracle and part rows. ``records`` are record directories below
-    ``records_root`` (a path relative to the results folder), aligned with ``seed_list`` and
-    ``config_hashes``; ``confusion`` is the row's plot path relative to the results folder.
-    """
-    if not results:
-        raise DataError("no result records to tabulate; run `mer-bench run --all` first")
-    check_records(results)
-    groups = _groups(results)
-    plots = confusion_paths(groups)
-    rows = sorted((row for key, runs in groups.items() for row in _rows(key, runs, plots[key], records_root)),
-                  key=_order)
-    _assign_ranks(rows)
-    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
-    for column in ("rank", "params", "flops"):
-        table[column] = table[column].astype("Int64")
-    return table
-
-
-def table_csv(table: pd.DataFrame) -> str:
-    """CSV text of a leaderboard table: floats written in full (shortest round-trip form)."""
-    return table.to_csv(index=False, lineterminator="\n")
-
-
-# ---------------------------------------------------------------------------------------------
-# Markdown
-
-
-def _mean_std_text(mean: float, std: float) -> str:
-    return f"{mean:.{DECIMALS}f} ± " + ("–" if pd.isna(std) else f"{std:.{DECIMALS}f}")
-
-
-def human_count(value: float | int | None) -> str:
-    """1683 -> '1.68 K', 679776 -> '0.68 M', 13.4e9 -> '13.4 G'; None -> '–'."""
-    if value is None or pd.isna(value):
-        return "–"
-    for scale, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if value / scale >= 0.1:
-            return f"{value / scale:.3g} {unit}" if value / scale < 1000 else f"{value / scale:,.0f} {unit}"
-    return f"{int(value)}"
-
-
-def _cell_text(value: str) -> str:
-    return str(value).replace("|", "\\|")
-
-
-def _markdown(rows: list[list[str]], headers: list[str], right: set[str]) -> str:
-    # pipe format: the alignment row carries colons (tabulate's github format has none up to 0.10)
-    return tabulate([[_cell_text(v) for v in row] for row in rows], headers=headers, tablefmt="pipe",
-                    disable_numparse=True,
-                    colalign=["right" if header in right else "left" for header in headers])
-
-
-def _selection_text(selection: str) -> str:
-    return f"{selection} ⚠" if selection == ORACLE else selection
-
-
-_RANKED_HEADERS = ["rank", "model", "keyframes", "selection", "acc", "UF1", "UAR", "params", "FLOPs",
-                   "seeds", "version", "confusion"]
-_PART_HEADERS = ["dataset", "model", "keyframes", "selection", "acc", "UF1", "UAR", "seeds"]
-_RIGHT = {"rank", "acc", "UF1", "UAR", "params", "FLOPs", "seeds", "records"}
-
-
-def _scores_text(row: pd.Series) -> list[str]:
-    return [_mean_std_text(row[f"{c}_mean"], row[f"{c}_std"]) for c in SCORES]
-
-
-def _ranked_table(rows: pd.DataFrame) -> str:
-    lines = [
-        ["–" if pd.isna(row["rank"]) else str(row["rank"]), row["model"], row["keyframes"],
-         _selection_text(row["selection"]), *_scores_text(row), human_count(row["params"]),
-         human_count(row["flops"]), str(row["seeds"]), row["protocol_version"],
-         f"[png](../{row['confusion']})"]
-        for _, row in rows.iterrows()
-    ]
-    return _markdown(lines, _RANKED_HEADERS, _RIGHT)
-
-
-def _part_table(rows: pd.DataFrame) -> str:
-    lines = [[row["part"], row["model"], row["keyframes"], _selection_text(row["selection"]),
-              *_scores_text(row), str(row["seeds"])] for _, row in rows.iterrows()]
-    return _markdown(lines, _PART_HEADERS, _RIGHT)
-
-
-def _protocol_section(rows: pd.DataFrame) -> list[str]:
-    first = rows.iloc[0]
-    classes = first["classes"].split(", ")
-    parts = [f"## {first['protocol']}",
-             f"{first['protocol_title']} · version {first['protocol_version']} · {len(classes)} classes: "
-             f"{', '.join(classes)} · data: {first['data']}",
-             _ranked_table(rows[rows["part"] == ""])]
-    part_rows = rows[rows["part"] != ""]
-    if len(part_rows):
-        parts += [f"Per dataset ({first['protocol']}):", _part_table(part_rows)]
-    return parts
-
-
-def _rows_of(table: pd.DataFrame, column: str, value: str) -> pd.DataFrame:
-    return table[table[column] == value]
-
-
-def family_markdown(table: pd.DataFrame, family: str) -> str:
-    """``leaderboards/<family>.md`` for a ``leaderboard_table``: one ranked table per protocol."""
-    rows = _rows_of(table, "family", family)
-    if rows.empty:
-        raise DataError(f"no leaderboard rows for protocol family {family!r}")
-    parts = [f"# mer-bench leaderboard: {family}", "[All protocol families](../LEADERBOARD.md)",
-             SCORES_NOTE, RANK_NOTE]
-    if (rows["selection"] == ORACLE).any():
-        parts.append(ORACLE_NOTE)
-    parts.append(COST_NOTE)
-    if (rows["part"] != "").any():
-        parts.append(PARTS_NOTE)
-    parts.append(f"Every number traces to records: [{family}.csv]({family}.csv) beside this page holds the "
-                 "unrounded means and stds with each row's protocol hash, seeds, config hashes, git "
-                 "commits, package versions and record paths (relative to the results folder).")
-    for protocol in rows["protocol"].drop_duplicates():
-        parts += _protocol_section(_rows_of(rows, "protocol", protocol))
-    parts.append(GENERATED_LINE)
-    return "\n\n".join(parts) + "\n"
-
-
-_INDEX_HEADERS = ["family", "protocol", "version", "data", "records", "best model", "keyframes",
-                  "selection", "UF1", "UAR"]
-INDEX_NOTE = (
-    "One page per protocol family under `leaderboards/`, one ranked table per protocol on it. "
-    "`records` counts the protocol's result records (one per seed of each row); the best row is the "
-    "protocol's first rank-1 row. Oracle rows (best epoch chosen on the test subject) are never "
-    "ranked and never count as best. UF1 and UAR are MEGC2019 scores pooled over all folds, "
-    "`mean ± std` over seeds (ddof=1; `–` for one seed). `leaderboard.csv` holds every row of every "
-    "page, unrounded, with the protocol hash, seeds, config hashes, git commits, package versions "
-    "and record paths behind it."
-)
-
-
-def _index_line(rows: pd.DataFrame) -> list[str]:
-    main = rows[rows["part"] == ""]
-    first = main.iloc[0]
-    head = [f"[{first['family']}]({FAMILY_DIR}/{first['family']}.md)", first["protocol"],
-            first["protocol_version"], first["data"], str(int(main["seeds"].sum()))]
-    ranked = main[main["rank"].notna()]
-    if ranked.empty:
-        return head + ["– (oracle rows only)", "", "", "", ""]
-    best = ranked.iloc[0]
-    return head + [best["model"], best["keyframes"], best["selection"],
-                   _mean_std_text(best["uf1_mean"], best["uf1_std"]),
-                   _mean_std_text(best["uar_mean"], best["uar_std"])]
-
-
-def leaderboard_markdown(table: pd.DataFrame) -> str:
-    """LEADERBOARD.md, the index of the family pages, for a ``leaderboard_table``; no timestamps."""
-    lines = [_index_line(_rows_of(table, "protocol", protocol))
-             for protocol in table["protocol"].drop_duplicates()]
-    parts = ["# mer-bench leaderboard", INDEX_NOTE, _markdown(lines, _INDEX_HEADERS, _RIGHT), GENERATED_LINE]
-    return "\n\n".join(parts) + "\n"
-
-
-# ---------------------------------------------------------------------------------------------
-# Files
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:12]}")
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def _write_text(path: Path, text: str) -> None:
-    # an unchanged file is left alone (no new inode, no new mtime)
-    if not (path.is_file() and path.read_text(encoding="utf-8") == text):
-        atomic_write_text(path, text)
 
 
 @dataclass(frozen=True)
@@ -480,19 +54,22 @@ class ConfusionPlot:
 
 def confusion_plots(results: Sequence[JobResult]) -> dict[str, ConfusionPlot]:
     """Summed confusion matrix of each row, by plot path relative to the results folder."""
-    groups = _groups(results)
-    paths = confusion_paths(groups)
+    rows: dict[tuple, list[JobResult]] = {}
+    for result in results:
+        rows.setdefault(plot_key(result), []).append(result)
+    paths = confusion_paths(sorted(rows))
     plots = {}
-    for key, runs in groups.items():
+    for key, runs in sorted(rows.items()):
+        runs = sorted(runs, key=lambda run: run.cell.seed)
         classes = list(runs[0].metrics.classes)
         summed = [[sum(run.metrics.confusion[i][j] for run in runs) for j in range(len(classes))]
                   for i in range(len(classes))]
-        protocol, model, keyframes, selection = key
+        data_source, protocol, model, keyframes, selection = key
         seeds = " ".join(str(run.cell.seed) for run in runs)
         title = (f"{protocol} · {model} · {keyframes} · {selection}"
-                 + (" (best test-subject epoch: inflated)" if selection == ORACLE else "")
-                 + f"\nsummed over {'seed' if len(runs) == 1 else 'seeds'} {seeds} "
-                 f"({sum(run.metrics.n for run in runs)} predictions)")
+                 + (" (best test-subject epoch: inflated)" if selection == "oracle" else "")
+                 + f"\n{data_source_group(data_source).label}; summed over "
+                 f"{'seed' if len(runs) == 1 else 'seeds'} {seeds} ({sum(run.metrics.n for run in runs)} predictions)")
         plots[paths[key]] = ConfusionPlot(summed, classes, title)
     return plots
 
@@ -507,7 +84,7 @@ def _is_generated_text(path: Path) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     if path.suffix == ".md":
-        return GENERATED_LINE in text
+        return LEADERBOARD_GENERATED in text
     return path.suffix == ".csv" and text.startswith(",".join(TABLE_COLUMNS[:3]) + ",")
 
 
@@ -543,23 +120,19 @@ def write_leaderboard(results: Sequence[JobResult], out_dir: Path, *, records_di
     table = leaderboard_table(results, records_root=records_root)
     texts = {out_dir / LEADERBOARD_MD: leaderboard_markdown(table), out_dir / LEADERBOARD_CSV: table_csv(table)}
     for family in table["family"].drop_duplicates():
-        rows = _rows_of(table, "family", family)
         texts[out_dir / FAMILY_DIR / f"{family}.md"] = family_markdown(table, family)
-        texts[out_dir / FAMILY_DIR / f"{family}.csv"] = table_csv(rows)
+        texts[out_dir / FAMILY_DIR / f"{family}.csv"] = table_csv(table[table["family"] == family])
     plots = {out_dir / path: plot for path, plot in confusion_plots(results).items()}
     # Draw every plot that changed before writing anything, so a failure leaves the old files whole.
     images = {path: confusion_png(plot.confusion, plot.classes, plot.title)
               for path, plot in plots.items() if _png_key(path) != plot.key}
     for path, text in texts.items():
-        _write_text(path, text)
+        write_if_changed(path, text)
     for path, data in images.items():
-        _atomic_write_bytes(path, data)
+        atomic_write_bytes(path, data)
     _remove_stale(out_dir, set(texts) | set(plots))
     return out_dir / LEADERBOARD_MD
 
 
-__all__ = [
-    "ConfusionPlot", "check_records", "confusion_paths", "confusion_plots", "data_label", "dataset_parts",
-    "family_markdown", "human_count", "leaderboard_markdown", "leaderboard_table", "protocol_info",
-    "table_csv", "text_columns", "write_leaderboard",
-]
+__all__ = ["ConfusionPlot", "FAMILY_DIR", "LEADERBOARD_CSV", "LEADERBOARD_MD", "confusion_plots",
+           "write_leaderboard"]

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from mer_bench.files import atomic_write_text
 from mer_bench.report.compare import COMPARE_DIR, comparison_name, write_comparison
 from mer_bench.report.leaderboard import write_leaderboard
-from mer_bench.store import JobResult, atomic_write_text
+from mer_bench.store import JobResult
 
 # (baseline, other, what differs): the comparisons every published run gets when it has both sides
 STANDARD_COMPARISONS = (

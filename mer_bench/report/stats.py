@@ -1,15 +1,25 @@
 """Paired significance statistics for comparing two sets of predictions on the same samples.
 
 * ``paired_cluster_bootstrap``: the difference (other - baseline) of accuracy, UF1 and UAR with a
-  percentile interval, resampling SUBJECTS with replacement. LOSO test samples are clustered by
-  subject (one model per fold, correlated clips per person), so resampling single samples would
-  understate the spread.
+  percentile interval and a standard error, resampling SUBJECTS with replacement. LOSO test samples
+  are clustered by subject (one model per fold, correlated clips per person), so resampling single
+  samples would understate the spread.
 * ``mcnemar_exact``: exact two-sided McNemar test on per-sample correctness.
 * ``majority_correct``: per-sample correctness of a side that ran several seeds.
 * ``holm``: Holm-Bonferroni adjustment across the rows of a table.
+* ``paired_test``: all of the above for one pair of prediction sets, with the rule that fewer than
+  ``MIN_SUBJECTS`` test subjects give no interval and no verdict, and the minimum detectable
+  difference (``minimum_detectable``); ``verdict`` turns it into better / worse / no evidence.
 
 UF1 and UAR are computed the MEGC2019 way, as ``mer_bench.metrics.pooled_metrics`` does: every one
 of ``n_classes`` classes counts, a class with no support or no predictions scores 0.
+
+Why a subject bootstrap needs enough subjects: a resample draws subjects, so its difference is made
+only of the subjects where the two sides disagree. With n subjects of which k carry a disagreement,
+a resample misses all k with probability ((n - k) / n) ** n (n = 4, k = 1: 32%), and then scores a
+difference of exactly 0. When that exceeds the 2.5% tail, the interval ends at exactly 0 whatever
+the data say; and with 2 to 4 subjects there are only 3 to 35 distinct resamples. Such intervals
+(and the standard error behind the MDE) describe the few subjects at hand, not the population.
 """
 
 from __future__ import annotations
@@ -18,9 +28,17 @@ from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
 import numpy as np
-from scipy.stats import binomtest
+from scipy.stats import binomtest, norm
 
-METRICS = ("acc", "uf1", "uar")
+ALPHA = 0.05  # two-sided significance level of every test and interval here
+POWER = 0.80  # the power at which the minimum detectable difference is stated
+MIN_SUBJECTS = 5  # fewer test subjects give no interval and no verdict (see the module docstring)
+# The smallest true difference a two-sided z-test at ALPHA detects with probability POWER is
+# (z_{1 - ALPHA/2} + z_{POWER}) standard errors: 1.960 + 0.842 = 2.802.
+MDE_FACTOR = float(norm.ppf(1 - ALPHA / 2) + norm.ppf(POWER))
+TOO_FEW_SUBJECTS = "too few subjects"
+N_RESAMPLES = 2000  # subject-bootstrap resamples of the published tables
+BOOTSTRAP_SEED = 0
 
 
 class McNemar(NamedTuple):
@@ -33,11 +51,13 @@ class McNemar(NamedTuple):
 
 @dataclass(frozen=True)
 class Interval:
-    """A paired difference (other - baseline) and its bootstrap percentile interval."""
+    """A paired difference (other - baseline), its bootstrap percentile interval and its bootstrap
+    standard error (the sample standard deviation of the resampled differences)."""
 
     estimate: float
     low: float
     high: float
+    se: float
 
 
 def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemar:
@@ -125,9 +145,9 @@ def paired_cluster_bootstrap(
     subjects: Sequence[object],
     n_classes: int,
     *,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    n_resamples: int = N_RESAMPLES,
+    confidence: float = 1 - ALPHA,
+    seed: int = BOOTSTRAP_SEED,
 ) -> dict[str, Interval]:
     """Difference (other - baseline) of acc / UF1 / UAR with a subject-level percentile interval.
 
@@ -169,5 +189,91 @@ def paired_cluster_bootstrap(
     for name, scores in scores_from_confusion(resampled).items():  # scores: (1 + resamples, runs)
         diffs = scores[:, n_base:].mean(axis=1) - scores[:, :n_base].mean(axis=1)
         low, high = np.percentile(diffs[1:], [tail, 100 - tail])
-        out[name] = Interval(float(diffs[0]) + 0.0, float(low) + 0.0, float(high) + 0.0)
+        se = float(np.std(diffs[1:], ddof=1)) if n_resamples > 1 else 0.0
+        out[name] = Interval(float(diffs[0]) + 0.0, float(low) + 0.0, float(high) + 0.0, se + 0.0)
     return out
+
+
+def minimum_detectable(se: float) -> float:
+    """The smallest true difference detected with probability ``POWER`` by a two-sided test at
+    ``ALPHA`` whose estimate has standard error ``se``: ``MDE_FACTOR * se``."""
+    if not se >= 0:
+        raise ValueError(f"a standard error is non-negative, got {se}")
+    return MDE_FACTOR * se
+
+
+def subjects_differing(subjects: Sequence[object], baseline: np.ndarray, other: np.ndarray) -> int:
+    """How many subjects hold a sample on which the two sides predict differently.
+
+    Sides with equally many seeds (rows) are compared seed by seed; otherwise a sample differs when
+    any prediction of one side differs from any of the other.
+    """
+    base = np.atleast_2d(np.asarray(baseline))
+    oth = np.atleast_2d(np.asarray(other))
+    if base.shape == oth.shape:
+        differs = (base != oth).any(axis=0)
+    else:
+        differs = (base[:, None, :] != oth[None, :, :]).any(axis=(0, 1))
+    return len(set(np.asarray(subjects, dtype=object).astype(str)[differs]))
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """One paired comparison of two prediction sets on the same samples.
+
+    ``intervals`` (acc / uf1 / uar) and ``mde_uf1`` are None with fewer than ``MIN_SUBJECTS``
+    subjects; ``mde_uf1`` is also None when the sides never disagree (no spread to measure).
+    """
+
+    n_samples: int
+    n_subjects: int
+    subjects_differing: int
+    mcnemar: McNemar
+    intervals: dict[str, Interval] | None
+    mde_uf1: float | None
+
+    @property
+    def too_few_subjects(self) -> bool:
+        return self.n_subjects < MIN_SUBJECTS
+
+
+def paired_test(
+    y_true: Sequence[int],
+    baseline: np.ndarray,
+    other: np.ndarray,
+    subjects: Sequence[object],
+    n_classes: int,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    confidence: float = 1 - ALPHA,
+    seed: int = BOOTSTRAP_SEED,
+) -> PairedTest:
+    """Compare ``other`` with ``baseline`` (predictions of shape (seeds, n) or (n,)): McNemar on
+    majority-over-seeds correctness, and with at least ``MIN_SUBJECTS`` subjects the subject
+    bootstrap's intervals and the minimum detectable ΔUF1 (``MDE_FACTOR`` x its standard error)."""
+    y = np.asarray(y_true, dtype=np.int64)
+    base_runs = _as_runs(baseline, y.size, "baseline")
+    other_runs = _as_runs(other, y.size, "other")
+    n_subjects = len(set(np.asarray(subjects, dtype=object).astype(str)))
+    differing = subjects_differing(subjects, base_runs, other_runs)
+    test = mcnemar_exact(majority_correct(y, base_runs), majority_correct(y, other_runs))
+    if n_subjects < MIN_SUBJECTS:
+        return PairedTest(y.size, n_subjects, differing, test, None, None)
+    intervals = paired_cluster_bootstrap(y, base_runs, other_runs, subjects, n_classes,
+                                         n_resamples=n_resamples, confidence=confidence, seed=seed)
+    mde = minimum_detectable(intervals["uf1"].se) if differing else None
+    return PairedTest(y.size, n_subjects, differing, test, intervals, mde)
+
+
+def verdict(test: PairedTest, p_adjusted: float) -> str:
+    """'better' / 'worse' (other relative to baseline) when the adjusted McNemar p is below ``ALPHA``
+    and the whole ΔUF1 interval lies on one side of 0; 'too few subjects' below ``MIN_SUBJECTS``;
+    'no evidence' otherwise (which does not show the sides are equal)."""
+    if test.intervals is None:
+        return TOO_FEW_SUBJECTS
+    uf1 = test.intervals["uf1"]
+    if p_adjusted < ALPHA and uf1.low > 0:
+        return "better"
+    if p_adjusted < ALPHA and uf1.high < 0:
+        return "worse"
+    return "no evidence"

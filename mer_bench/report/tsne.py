@@ -10,9 +10,7 @@ The features are the input of the model's final ``nn.Linear`` (its classifier he
 from __future__ import annotations
 
 import io
-import os
 import re
-import uuid
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -26,7 +24,7 @@ from mer_bench.errors import ConfigError, DataError
 from mer_bench.execute.job import cell_inputs, make_strategy, stack
 from mer_bench.models import MODELS
 from mer_bench.protocols import get_protocol, make_folds
-from mer_bench.store import atomic_write_text
+from mer_bench.files import atomic_write_bytes, atomic_write_text
 from mer_bench.train import standardise, train_and_predict
 
 MIN_SAMPLES = 5  # t-SNE needs perplexity < n; fewer points than this make no picture
@@ -162,7 +160,7 @@ def write_tsne(features: np.ndarray, table: pd.DataFrame, out: Path, *, protocol
              f"held-out features, t-SNE (n={len(placed)})")
     image = _plot(placed, title)
     atomic_write_text(png.with_suffix(".csv"), placed.to_csv(index=False))
-    _atomic_write_bytes(png, image)
+    atomic_write_bytes(png, image)
     return png
 
 
@@ -206,13 +204,3 @@ def _colours(n: int) -> list:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", text).strip("_")
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:12]}")
-    try:
-        temp.write_bytes(data)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
