@@ -7,7 +7,8 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from mer_bench.data.sample import KeyFrames, Sample
-from mer_bench.keyframes import KeyframeStrategy, with_apex
+from mer_bench.keyframes import KeyframeStrategy
+from mer_bench.missing_apex import with_apex
 
 KEY_FRAMES = ("onset", "apex", "offset")
 
@@ -17,14 +18,15 @@ def keyframe_errors(samples: Sequence[Sample], strategy: KeyframeStrategy,
     """Per sample and key frame: absolute error (frames, and as a fraction of the true span).
 
     The span is true offset - true onset, so an error of one span fraction is as large as the whole
-    expression. A missing annotated apex counts as the onset..offset midpoint (`with_apex`).
+    expression. A missing annotated apex counts as the one the dataset's rule fills (`with_apex`),
+    the apex every strategy starts from.
     """
     rows = []
     for sample in samples:
         true = truth[sample.sample_id]
         span = max(true.offset - true.onset, 1)
-        annotated = with_apex(sample.annotated)
-        chosen = with_apex(strategy.select(sample))
+        annotated = with_apex(sample)
+        chosen = with_apex(sample, strategy.select(sample))
         for key in KEY_FRAMES:
             annotated_error = abs(getattr(annotated, key) - getattr(true, key))
             strategy_error = abs(getattr(chosen, key) - getattr(true, key))

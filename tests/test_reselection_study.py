@@ -28,7 +28,7 @@ def hand_table() -> pd.DataFrame:
     results = [
         Reselection(a.sample_id, a.annotated, a.annotated, KeyFrames(11, 18, 40), windows=(2, 2)),
         Reselection(b.sample_id, b.annotated, KeyFrames(10, 25, 40), KeyFrames(10, 24, 37),
-                    fallback="no-onset-apex-window", apex_filled="search", windows=(0, 3)),
+                    fallback="no-onset-apex-window", apex_filled="apex-finder", windows=(0, 3)),
     ]
     return shift_table([a, b], results)
 
@@ -60,7 +60,7 @@ def test_summary_markdown_tables_are_well_formed() -> None:
         rows = [line for line in block.splitlines() if line.startswith("|")]
         assert len({line.count("|") for line in rows}) <= 1, block
     assert "no-onset-apex-window: 1 of 2 samples" in text
-    assert "apex filled by search: 1 of 2 samples" in text
+    assert "apex filled by apex-finder: 1 of 2 samples" in text
     assert "![shifts](shifts-twin.png)" in text
 
 
