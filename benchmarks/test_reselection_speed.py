@@ -7,13 +7,13 @@ the ratio table). Three numbers per clip, on the same twin clips in the same run
 - reselect: `reselect_sample` for each strategy (decoding included), once per sample, as the
   harness does: the result is cached for every later epoch;
 - reference: what the public code does in ``__getitem__``: read both frames of every
-  (lambda+1)^2 stage-1 pair and every stage-2 pair and take the norm of their uint8 difference,
-  at every epoch. One epoch is timed and multiplied by 199 (each epoch repeats identical work).
+  (lambda+1)^2 stage-1 pair and every stage-2 pair, in its visit order, and take the norm of their
+  uint8 difference (apex side minus the other), at every epoch. One epoch is timed and multiplied
+  by 199 (each epoch repeats identical work).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import replace
 from typing import Callable
@@ -25,21 +25,21 @@ import pytest
 from gamdss.distances import PixelDistance, frame_gram, sq_distances
 from gamdss.selection import reselect_sample
 from mer_bench.inputs.frames import read_frames
-from mer_bench.keyframes import with_apex
+from mer_bench.missing_apex import with_apex
 
 EPOCHS = 199
 FRACTION = 0.1
 
 
 def _positions(sample) -> tuple[int, int, int]:
-    kf = with_apex(sample.annotated)
+    kf = with_apex(sample)
     return tuple(sample.index_of(n) for n in (kf.onset, kf.apex, kf.offset))  # type: ignore[return-value]
 
 
 def window_positions(sample, variant: str = "gamdss") -> list[int]:
     """The positions a two-stage search decodes for one clip (lambda = 0 needs no onset frame)."""
     o, a, f = _positions(sample)
-    lam, lam_f = math.floor(FRACTION * (a - o)), math.floor(FRACTION * (f - a))
+    lam, lam_f = int(FRACTION * (a - o)), int(FRACTION * (f - a))
     if lam == 0 and lam_f == 0:
         return []
     forward = min(lam, max(f - 1 - a, 0)) if variant == "symmetric" else 0
@@ -56,15 +56,20 @@ def decode_windows(sample, variant: str = "gamdss") -> None:
 def reference_epoch(sample) -> None:
     """One epoch of the reference's work for one sample: every pair re-read from disk."""
     o, a, f = _positions(sample)
-    lam, lam_f = math.floor(FRACTION * (a - o)), math.floor(FRACTION * (f - a))
+    lam, lam_f = int(FRACTION * (a - o)), int(FRACTION * (f - a))
     paths = sample.frame_paths
-    scores = {}
-    for i in range(lam + 1):
+
+    def distance(onset: int, apex: int) -> float:
+        return np.linalg.norm(cv2.imread(str(paths[apex])) - cv2.imread(str(paths[onset])))
+
+    scores = {(o, a): distance(o, a)}
+    for i in range(1, lam + 1):
         for j in range(lam + 1):
-            first, second = cv2.imread(str(paths[o + i])), cv2.imread(str(paths[a - j]))
-            scores[(i, j)] = np.linalg.norm(first - second)
-    _, j = max(scores, key=scores.get)
-    apex = cv2.imread(str(paths[a - j]))
+            scores[(o + i, a - j)] = distance(o + i, a - j)
+    for j in range(1, lam + 1):
+        scores[(o, a - j)] = distance(o, a - j)
+    _, new_apex = max(scores, key=scores.get)
+    apex = cv2.imread(str(paths[new_apex]))
     offsets = {k: np.linalg.norm(apex - cv2.imread(str(paths[f - k]))) for k in range(lam_f + 1)}
     max(offsets, key=offsets.get)
 
@@ -176,6 +181,6 @@ def test_pixel_distance_matches_gram_trick(twin_samples):
     positions = window_positions(sample) or [0, 1]
     frames = read_frames([sample.frame_paths[p] for p in positions])
     rows = list(range(len(positions)))
-    via_norm = PixelDistance(dict(enumerate(frames)))(rows, rows)
+    via_norm = PixelDistance(dict(enumerate(frames)))(rows, rows, minuend="rows")
     via_gram = np.sqrt(sq_distances(frame_gram(frames), rows, rows))
     assert np.array_equal(via_norm, via_gram)

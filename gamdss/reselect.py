@@ -4,21 +4,23 @@ Registered names (entry point group ``mer_bench.keyframe_strategies``), each usa
 arguments; options are keyword arguments:
 
 - ``gamdss`` (`GamdssStrategy`): the two-stage search of the method reference (onset later, apex
-  earlier within floor(0.1 x span), then the offset earlier given the new apex), on floating-point
-  differences, so a small darkening is a small change.
+  earlier within int(0.1 x span), then the offset earlier given the new apex), on floating-point
+  differences, so a small darkening is a small change; ties go by the reference's visit order.
 - ``gamdss-legacy`` (`GamdssLegacyStrategy`): the same search on the public code's uint8
-  subtraction, which wraps (10 - 11 = 255), with its insertion-order tie-breaking, to reproduce
-  its frame choices. Pixel distance only.
+  subtraction, apex side minus the other side, which wraps (10 - 11 = 255), to reproduce its frame
+  choices exactly; it differs from ``gamdss`` only in the wrap. Pixel distance only.
 - ``gamdss-symmetric`` (`GamdssSymmetricStrategy`): the apex window drawn symmetric around the
   annotated apex, as in the paper's figure.
 - ``apex-search`` (`ApexSearchStrategy`): keeps the annotated onset and offset and finds the apex
-  by a whole-clip search (for SMIC / CAS(ME)^3 Part C, which annotate none).
+  by the core's whole-clip apex finder (`mer_bench.missing_apex`), for every sample, annotated
+  apex or not.
 
 Options of the three ``gamdss*`` strategies: ``window_fraction`` (0.1), ``distance`` ("pixel" L2
 or "flow": mean optical-flow magnitude, slower), ``applies_to`` ("train", the reference behaviour,
-or "all"), ``missing_apex`` ("search": the apex finder fills a missing apex before the search, or
-"midpoint"), ``unreadable`` ("raise" a DataError naming the file, or "keep" the annotated frames and
-count the fallback). `gamdss.selection` documents the windows, tie orders and fallbacks.
+or "all"), ``unreadable`` ("raise" a DataError naming the file, or "keep" the annotated frames and
+count the fallback). `gamdss.selection` documents the windows, tie orders and fallbacks. A missing
+apex is filled before any search by the dataset's rule, as for every strategy and side
+(`mer_bench.missing_apex`), so no option changes it.
 
 Every strategy returns the same `KeyFrames` record from ``select``; ``reselect`` returns the full
 `Reselection` (start, result, fallback reason). Each sample is searched once per strategy object;
@@ -36,7 +38,6 @@ from gamdss.distances import DISTANCE_NAMES, frame_gram, sq_distances
 from gamdss.search import stage1_tie_rank, two_stage_search
 from gamdss.selection import (
     DEFAULT_WINDOW_FRACTION,
-    MissingApex,
     Reselection,
     Unreadable,
     Variant,
@@ -55,10 +56,9 @@ __all__ = [
 
 
 def reselect_gamdss(sample: Sample, *, window_fraction: float = DEFAULT_WINDOW_FRACTION,
-                    distance: str = "pixel", missing_apex: MissingApex = "search") -> KeyFrames:
+                    distance: str = "pixel") -> KeyFrames:
     """The ``gamdss`` key frames of ``sample`` as frame numbers of the clip."""
-    return reselect_sample(sample, window_fraction=window_fraction, distance=distance,
-                           missing_apex=missing_apex).selected
+    return reselect_sample(sample, window_fraction=window_fraction, distance=distance).selected
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,7 +110,6 @@ class GamdssStrategy(_CachedStrategy):
     name: str = field(default="gamdss", init=False)
     variant: Variant = field(default="gamdss", init=False, repr=False)
     window_fraction: float = DEFAULT_WINDOW_FRACTION
-    missing_apex: MissingApex = "search"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -118,19 +117,14 @@ class GamdssStrategy(_CachedStrategy):
             # Above 0.5 the onset window could pass the apex window and "onset" follow "apex".
             raise ConfigError(f"{self.name} window_fraction {self.window_fraction} is out of "
                               "range; use 0 to 0.5")
-        if self.missing_apex not in ("search", "midpoint"):
-            raise ConfigError(f"{self.name} missing_apex {self.missing_apex!r} is unknown; use "
-                              "'search' or 'midpoint'")
 
     def params(self) -> Mapping[str, object]:
         return {"window_fraction": self.window_fraction, "distance": self.distance,
-                "applies_to": self.applies_to, "missing_apex": self.missing_apex,
-                "unreadable": self.unreadable}
+                "applies_to": self.applies_to, "unreadable": self.unreadable}
 
     def _search(self, sample: Sample) -> Reselection:
         return reselect_sample(sample, variant=self.variant, window_fraction=self.window_fraction,
-                               distance=self.distance, missing_apex=self.missing_apex,
-                               unreadable=self.unreadable)
+                               distance=self.distance, unreadable=self.unreadable)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,7 +153,8 @@ class GamdssSymmetricStrategy(GamdssStrategy):
 class ApexSearchStrategy(_CachedStrategy):
     """``apex-search``: annotated onset and offset, apex = the whole-clip apex finder's choice.
 
-    ``only_missing=True`` keeps annotated apexes and searches only where none is annotated.
+    ``only_missing=True`` keeps annotated apexes and searches only where none is annotated (with
+    ``distance="pixel"`` that is exactly what SMIC's missing-apex rule does for every strategy).
     """
 
     name: str = field(default="apex-search", init=False)

@@ -1,17 +1,20 @@
-"""The searches of keyframe reselection over clip positions: two-stage grid, tie orders, apex finder.
+"""The searches of keyframe reselection over clip positions: the two-stage grid and its tie orders.
 
 Everything here works on positions in a clip and a `PairDistance`; which frames are decoded, and
-how annotations become windows, is `gamdss.selection`'s job.
+how annotations become windows, is `gamdss.selection`'s job. (The whole-clip apex finder that fills
+a missing apex is the core's: `mer_bench.missing_apex`.)
 
 Tie orders (a maximum shared by several candidates goes to the first in these orders):
 
-- one-sided (``gamdss``, ``gamdss-legacy``, the reference's insertion order): (o, a); then
-  (o + i, a) for i = 1..lambda; then (o + i, a - j) for i = 1..lambda, j = 1..lambda (i outer);
-  then (o, a - j) for j = 1..lambda;
+- one-sided (``gamdss``, ``gamdss-legacy``): the reference's insertion order (method reference
+  section 1.2), exactly: (o, a); then, for i = 1..lambda, (o + i, a), (o + i, a - 1), ...,
+  (o + i, a - lambda); then (o, a - 1), ..., (o, a - lambda);
 - symmetric (``gamdss-symmetric``, no reference exists): the pair with the smallest total move
   i + |j| first, then the smaller onset move, then the earlier apex;
-- offset stage: k = 0 (the annotated offset) first, then increasing k;
-- apex finder: the candidate closest to the midpoint of onset and offset, the earlier of two.
+- offset stage: (a*, f) first, then (a*, f - 1), ..., (a*, f - lambda_f).
+
+Distances are taken apex side minus the other side, as the reference subtracts (it matters only to
+the uint8 wrap-around of ``gamdss-legacy``): apex - onset in stage 1, apex - offset in stage 2.
 """
 
 from __future__ import annotations
@@ -21,20 +24,21 @@ from typing import Sequence
 
 import numpy as np
 
-from gamdss.distances import PairDistance, PixelDistance
+from mer_bench.frame_distance import PairDistance, PixelDistance
 
 
 @lru_cache(maxsize=64)
 def stage1_tie_rank(window: int) -> np.ndarray:
     """(window+1) x (window+1) array: rank[i, j] = position of pair (o + i, a - j) in the tie order.
 
-    Cached per window size (a handful occur) and returned read-only, since callers share it.
+    Rows i >= 1 come first, each whole row (j = 0..window) in turn; row i = 0 is split, (o, a)
+    first of all and (o, a - j), j >= 1, last. Cached per window size (a handful occur) and
+    returned read-only, since callers share it.
     """
     rank = np.empty((window + 1, window + 1), dtype=np.int64)
     rank[0, 0] = 0
-    rank[1:, 0] = np.arange(1, window + 1)
-    rank[1:, 1:] = window + 1 + np.arange(window * window).reshape(window, window)
-    rank[0, 1:] = window + 1 + window * window + np.arange(window)
+    rank[1:, :] = 1 + np.arange(window * (window + 1)).reshape(window, window + 1)
+    rank[0, 1:] = 1 + window * (window + 1) + np.arange(window)
     rank.setflags(write=False)
     return rank
 
@@ -67,31 +71,18 @@ def two_stage(
 ) -> tuple[int, int, int]:
     """(o*, a*, f*) positions: stage 1 over ``onsets`` x ``apexes`` (ties by ``rank``), then stage 2.
 
-    Stage 2 takes the offset among ``offsets`` (in tie order, annotated first) farthest from a*,
-    skipping any offset not after a*; the first offset is kept when none is.
+    Stage 1 measures apex - onset, stage 2 a* - offset (the apex is the minuend in both). Stage 2
+    takes the offset among ``offsets`` (in tie order, annotated first) farthest from a*, skipping
+    any offset not after a*; the first offset is kept when none is.
     """
-    row, column = (0, 0) if len(onsets) == len(apexes) == 1 else best_pair(distance(onsets, apexes), rank)
+    row, column = (0, 0) if len(onsets) == len(apexes) == 1 else best_pair(
+        distance(onsets, apexes, minuend="columns"), rank)
     onset, apex = onsets[row], apexes[column]
     after_apex = [p for p in offsets if p > apex]
     if len(after_apex) <= 1:
         return onset, apex, after_apex[0] if after_apex else offsets[0]
     # np.argmax keeps the first maximum: the tie order of ``offsets``.
-    return onset, apex, after_apex[int(np.argmax(distance([apex], after_apex)[0]))]
-
-
-def find_apex(distance: PairDistance, onset: int, offset: int) -> int:
-    """Position strictly between ``onset`` and ``offset`` farthest from both: max d(o, t) + d(t, f).
-
-    Far from the onset alone would favour late frames under slow drift (head motion, lighting);
-    adding the distance to the offset penalises drift from both ends. Needs offset - onset >= 2.
-    """
-    candidates = list(range(onset + 1, offset))
-    if not candidates:
-        raise ValueError(f"no frame lies strictly between onset {onset} and offset {offset}")
-    score = distance([onset], candidates)[0] + distance(candidates, [offset])[:, 0]
-    middle = (onset + offset) / 2
-    best = [p for p, s in zip(candidates, score, strict=True) if s == score.max()]
-    return min(best, key=lambda p: (abs(p - middle), p))
+    return onset, apex, after_apex[int(np.argmax(distance([apex], after_apex, minuend="rows")[0]))]
 
 
 def two_stage_search(

@@ -1,12 +1,14 @@
 """One sample's reselection: annotation -> windows -> frames decoded once -> search -> a `Reselection`.
 
 Variants (section 1 of the GAMDSS method reference), with o, a, f the annotated onset, apex and
-offset as positions in the clip's sorted frame list, lambda = floor(fraction * (a - o)) and
-lambda_f = floor(fraction * (f - a)):
+offset as positions in the clip's sorted frame list, lambda = int(fraction * (a - o)) and
+lambda_f = int(fraction * (f - a)) (truncated toward zero, as the reference's int()):
 
 - ``gamdss``: onset window o..o+lambda (forward), apex window a-lambda..a (backward), then the
-  offset window f-lambda_f..f (backward) against the new apex; pixel differences in floating point.
-- ``legacy``: the same windows and tie order on the reference code's uint8 wrap-around difference.
+  offset window f-lambda_f..f (backward) against the new apex; pixel differences in floating point;
+  the reference's visit order for ties (`gamdss.search`).
+- ``legacy``: the same windows and visit order on the reference code's uint8 difference, apex side
+  minus the other side, wrap-around included: ``gamdss`` and ``legacy`` differ only in the wrap.
 - ``symmetric``: the apex window a-lambda..a+lambda drawn in the paper's figure, cut so that it
   stays before the offset (a+lambda is never past f-1); offsets not after the new apex are skipped.
 
@@ -18,39 +20,37 @@ in the clip is a DataError.
 Fallbacks (the annotated frames are kept, the reason is recorded in `Reselection.fallback`):
 
 - ``single-frame``: the clip has one frame;
-- ``apex-before-onset`` / ``apex-after-offset``: ``gamdss`` and ``symmetric`` keep the whole
-  annotation; ``legacy`` keeps onset and apex and still searches the offset, since the reference
-  only skips the grid when lambda <= 0 (inferred from the code's description, not observed);
+- ``apex-before-onset`` / ``apex-after-offset``: ``symmetric`` keeps the whole annotation;
+  ``gamdss`` and ``legacy`` do what the reference does (apex before onset: lambda <= 0 keeps onset
+  and apex, and the offset is still searched; apex after offset: lambda_f = 0 keeps the offset);
 - ``no-window``: lambda = lambda_f = 0, nothing is searched;
 - ``no-onset-apex-window`` (lambda = 0: onset and apex kept, offset searched) and
   ``no-offset-window`` (lambda_f = 0: offset kept);
 - ``unreadable-frames``: a window frame cannot be decoded and ``unreadable="keep"`` was asked for
   (the default, ``"raise"``, raises the DataError naming the file).
 
-A missing apex (SMIC, CAS(ME)^3 Part C, CASME II's '/') is filled before the search by
-``missing_apex``: ``"search"`` (default) runs the whole-clip apex finder (`search.find_apex`) over
-the frames strictly between onset and offset; ``"midpoint"`` takes the middle position. The fill is
-recorded in `Reselection.apex_filled` and the shifts are measured from the filled apex.
+A missing apex (SMIC, CASME II's '/') is filled before the search by the dataset's rule, the same
+apex every other strategy and the test side use (`mer_bench.missing_apex`): the search starts from
+it, the rule is recorded in `Reselection.apex_filled` and the shifts are measured from it.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
 import numpy as np
 
 from gamdss.distances import make_distance
-from gamdss.search import find_apex, stage1_tie_rank, symmetric_tie_rank, two_stage
+from gamdss.search import stage1_tie_rank, symmetric_tie_rank, two_stage
 from mer_bench.data.sample import KeyFrames, Sample
 from mer_bench.errors import DataError
 from mer_bench.inputs.files import frame_position
 from mer_bench.inputs.frames import read_frames
+from mer_bench.missing_apex import fill_apex, find_apex, found_apex, midpoint_apex
 
 Variant = Literal["gamdss", "legacy", "symmetric"]
 VARIANTS: tuple[str, ...] = ("gamdss", "legacy", "symmetric")
-MissingApex = Literal["search", "midpoint"]
 Unreadable = Literal["raise", "keep"]
 DEFAULT_WINDOW_FRACTION = 0.1
 
@@ -64,8 +64,8 @@ FALLBACKS: tuple[str, ...] = (
 class Reselection:
     """What a reselection strategy did with one sample.
 
-    ``start`` is the annotation the search started from (a missing apex filled, see
-    ``apex_filled``); ``selected`` is the result; ``fallback`` names why annotated frames were kept
+    ``start`` is the annotation the search started from (a missing apex filled, ``apex_filled``
+    naming the rule); ``selected`` is the result; ``fallback`` names why annotated frames were kept
     without a full search (None: the search ran in full); ``windows`` is (lambda, lambda_f).
     """
 
@@ -88,53 +88,61 @@ def reselect_sample(
     variant: Variant = "gamdss",
     window_fraction: float = DEFAULT_WINDOW_FRACTION,
     distance: str = "pixel",
-    missing_apex: MissingApex = "search",
     unreadable: Unreadable = "raise",
 ) -> Reselection:
     """Reselect ``sample``'s key frames with one variant (see the module docstring)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
+    onset, offset = _onset_offset(sample)
+    start = _start(sample, unreadable)
+    if isinstance(start, Reselection):
+        return start
     if len(sample.frame_paths) < 2:
-        return _kept(sample, sample.annotated, "single-frame")
-    onset = frame_position(sample, sample.annotated.onset, "annotated onset")
-    offset = frame_position(sample, sample.annotated.offset, "annotated offset")
+        return _kept(sample, start, "single-frame")
+    apex = frame_position(sample, start.keyframes.apex, "annotated apex")  # type: ignore[arg-type]
     frames = ClipFrames(sample)
     try:
-        apex, filled = _start_apex(sample, frames, onset, offset, missing_apex, distance, variant)
-        return _search(sample, frames, variant, (onset, apex, offset), filled, window_fraction,
+        return _search(sample, frames, variant, (onset, apex, offset), start, window_fraction,
                        distance)
     except DataError:
         if unreadable == "keep" and frames.failed:
-            return _kept(sample, _midpoint_start(sample, onset, offset), "unreadable-frames")
+            return _kept(sample, start, "unreadable-frames")
         raise
 
 
 def find_apex_sample(
     sample: Sample, *, distance: str = "pixel", unreadable: Unreadable = "raise"
 ) -> Reselection:
-    """The annotated onset and offset with the apex found by the whole-clip search (`find_apex`).
+    """The annotated onset and offset with the apex the whole-clip search finds (the core's apex
+    finder, `mer_bench.missing_apex.find_apex`, on pixel or flow distances).
 
-    Shifts are measured from the annotated apex, or from the middle position where none is
-    annotated; a span with no frame strictly inside it keeps that start (fallback ``no-window``).
+    Shifts are measured from the annotated apex, or from the one the dataset's rule fills; a span
+    with no frame strictly inside it keeps that start (fallback ``no-window``).
     """
+    onset, offset = _onset_offset(sample)
+    start = _start(sample, unreadable)
+    if isinstance(start, Reselection):
+        return start
     if len(sample.frame_paths) < 2:
-        return _kept(sample, sample.annotated, "single-frame")
-    onset = frame_position(sample, sample.annotated.onset, "annotated onset")
-    offset = frame_position(sample, sample.annotated.offset, "annotated offset")
-    start = _midpoint_start(sample, onset, offset)
+        return _kept(sample, start, "single-frame")
     if offset - onset < 2:
         return _kept(sample, start, "no-window")
-    frames = ClipFrames(sample)
+    annotated = sample.annotated
     try:
-        frames.load(range(onset, offset + 1))
+        if distance == "pixel":
+            # The very search (and disk cache) that fills a missing apex on SMIC.
+            apex = found_apex(sample, annotated.onset, annotated.offset)
+        else:
+            frames = ClipFrames(sample)
+            frames.load(range(onset, offset + 1))
+            apex = sample.frame_numbers[find_apex(make_distance(distance, frames), onset, offset)]
     except DataError:
         if unreadable == "keep":
             return _kept(sample, start, "unreadable-frames")
         raise
-    apex = find_apex(make_distance(distance, frames), onset, offset)
-    selected = KeyFrames(start.onset, sample.frame_numbers[apex], start.offset)
-    return Reselection(sample.sample_id, sample.annotated, start, selected,
-                       apex_filled=None if sample.annotated.apex is not None else "midpoint")
+    selected = KeyFrames(annotated.onset, apex, annotated.offset)
+    return Reselection(sample.sample_id, annotated, start.keyframes, selected,
+                       apex_filled=start.rule)
 
 
 class ClipFrames(dict[int, np.ndarray]):
@@ -161,32 +169,52 @@ class ClipFrames(dict[int, np.ndarray]):
         self.update(zip(missing, decoded, strict=True))
 
 
-def _start_apex(sample: Sample, frames: ClipFrames, onset: int, offset: int,
-                missing_apex: MissingApex, distance: str, variant: Variant) -> tuple[int, str | None]:
-    """The apex position the search starts from, and how it was filled (None: annotated)."""
-    if sample.annotated.apex is not None:
-        return frame_position(sample, sample.annotated.apex, "annotated apex"), None
-    if offset - onset < 2 or missing_apex == "midpoint":
-        return (onset + offset) // 2, "midpoint"
-    frames.load(range(onset, offset + 1))
-    return find_apex(make_distance(distance, frames, wrap_uint8=variant == "legacy"),
-                     onset, offset), "search"
+@dataclass(frozen=True)
+class _Start:
+    """The annotation with its apex filled by the dataset's rule (None: the apex is annotated)."""
+
+    keyframes: KeyFrames
+    rule: str | None
+
+
+def _onset_offset(sample: Sample) -> tuple[int, int]:
+    return (frame_position(sample, sample.annotated.onset, "annotated onset"),
+            frame_position(sample, sample.annotated.offset, "annotated offset"))
+
+
+def _start(sample: Sample, unreadable: Unreadable) -> _Start | Reselection:
+    """Where every search starts: the annotation, a missing apex filled (`mer_bench.missing_apex`).
+
+    The rule may decode frames (SMIC's apex finder); if they cannot be decoded and ``unreadable``
+    is ``"keep"``, the result is already decided: the annotation kept, a missing apex at the
+    midpoint, counted as ``unreadable-frames``.
+    """
+    annotated = sample.annotated
+    try:
+        filled = fill_apex(sample)
+    except DataError:
+        if unreadable != "keep":
+            raise
+        middle = midpoint_apex(sample, annotated.onset, annotated.offset)
+        start = _Start(KeyFrames(annotated.onset, middle, annotated.offset), "midpoint")
+        return _kept(sample, start, "unreadable-frames")
+    return _Start(KeyFrames(annotated.onset, filled.apex, annotated.offset), filled.rule)
 
 
 def _search(sample: Sample, frames: ClipFrames, variant: Variant, positions: tuple[int, int, int],
-            filled: str | None, fraction: float, distance: str) -> Reselection:
+            start: _Start, fraction: float, distance: str) -> Reselection:
     onset, apex, offset = positions
     numbers = sample.frame_numbers
-    start = KeyFrames(numbers[onset], numbers[apex], numbers[offset])
     order_problem = ("apex-before-onset" if apex < onset else
                      "apex-after-offset" if apex > offset else None)
-    if order_problem and variant != "legacy":
-        return Reselection(sample.sample_id, sample.annotated, start, start, order_problem, filled)
-    window = max(math.floor(fraction * (apex - onset)), 0)
-    offset_window = max(math.floor(fraction * (offset - apex)), 0)
+    if order_problem and variant == "symmetric":
+        return _kept(sample, start, order_problem)
+    # int() truncates toward zero as the reference's does; a negative span searches nothing.
+    window = max(int(fraction * (apex - onset)), 0)
+    offset_window = max(int(fraction * (offset - apex)), 0)
     reason = order_problem or _window_fallback(window, offset_window)
     if window == 0 and offset_window == 0:
-        return Reselection(sample.sample_id, sample.annotated, start, start, reason, filled)
+        return _kept(sample, start, reason)
 
     onsets, apexes, rank = _stage1_candidates(variant, onset, apex, offset, window)
     offsets = [offset - k for k in range(offset_window + 1)]
@@ -195,8 +223,8 @@ def _search(sample: Sample, frames: ClipFrames, variant: Variant, positions: tup
     measure = make_distance(distance, frames, wrap_uint8=variant == "legacy")
     o, a, f = two_stage(measure, onsets, apexes, rank, offsets)
     selected = KeyFrames(numbers[o], numbers[a], numbers[f])
-    return Reselection(sample.sample_id, sample.annotated, start, selected, reason, filled,
-                       (window, offset_window))
+    return Reselection(sample.sample_id, sample.annotated, start.keyframes, selected, reason,
+                       start.rule, (window, offset_window))
 
 
 def _stage1_candidates(variant: Variant, onset: int, apex: int, offset: int,
@@ -221,16 +249,6 @@ def _window_fallback(window: int, offset_window: int) -> str | None:
     return None
 
 
-def _kept(sample: Sample, start: KeyFrames, reason: str) -> Reselection:
-    if start.apex is None:
-        start = KeyFrames(start.onset, (start.onset + start.offset) // 2, start.offset)
-    return Reselection(sample.sample_id, sample.annotated, start, start, reason,
-                       "midpoint" if sample.annotated.apex is None else None)
-
-
-def _midpoint_start(sample: Sample, onset: int, offset: int) -> KeyFrames:
-    """The annotation, a missing apex filled with the middle position of onset..offset."""
-    annotated = sample.annotated
-    if annotated.apex is not None:
-        return annotated
-    return KeyFrames(annotated.onset, sample.frame_numbers[(onset + offset) // 2], annotated.offset)
+def _kept(sample: Sample, start: _Start, reason: str | None) -> Reselection:
+    return Reselection(sample.sample_id, sample.annotated, start.keyframes, start.keyframes, reason,
+                       start.rule)

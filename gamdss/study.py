@@ -26,6 +26,7 @@ from mer_bench.data.sample import KeyFrames, Sample
 from mer_bench.data.spec import DATASETS, DatasetSpec
 from mer_bench.datasource import DataSource, load_samples, resolve_data_source, twin_scale_of
 from mer_bench.keyframes import KEYFRAME_STRATEGIES
+from mer_bench.missing_apex import apex_fill_counts
 from mer_bench.synth.annotator import AnnotatorModel
 from mer_bench.synth.truth import load_truth
 
@@ -110,8 +111,8 @@ class StudyResult:
     seconds_per_clip: pd.DataFrame
     annotators: dict[tuple[str, str], AnnotatorModel] = field(default_factory=dict)
     datasets: dict[str, str] = field(default_factory=dict)  # name -> data description
-    # name -> apex MAE (frames) of the onset..offset midpoint on the twin's own annotation: what a
-    # clip without an annotated apex gets by convention, the bar for the apex finder.
+    # name -> apex MAE (frames) of the onset..offset midpoint on the twin's own annotation: the
+    # convention of MEB / HTNet for clips without an apex, the bar for the apex finder.
     midpoint_apex_mae: dict[str, float] = field(default_factory=dict)
 
 
@@ -145,10 +146,12 @@ def run_study(*, scale: float = 1.0, seed: int = 0, strategies: Sequence[str] | 
         result.midpoint_apex_mae[dataset.name] = float(np.mean([
             abs((s.annotated.onset + s.annotated.offset) // 2 - truth[s.sample_id].apex)
             for s in samples]))
-        no_apex = sum(sample.annotated.apex is None for sample in samples)
-        result.datasets[dataset.name] = f"{described}, {len(samples)} samples" + (
-            f"; {no_apex} have no annotated apex, so their 'annotated' apex is the onset..offset "
-            "midpoint" if no_apex else "")
+        subjects = len({sample.subject_key for sample in samples})
+        filled = "".join(f"; {count} have no annotated apex and take the one the dataset's rule "
+                         f"({rule}) fills, in the annotation and every strategy alike"
+                         for rule, count in sorted(apex_fill_counts(samples).items()))
+        result.datasets[dataset.name] = (f"{described}, {len(samples)} samples from {subjects} "
+                                         f"subjects{filled}")
         seconds: dict[str, float] = dict.fromkeys(strategies, 0.0)
         clips = 0
         for variant in VARIANTS:

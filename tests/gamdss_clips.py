@@ -34,7 +34,7 @@ def write_frames(folder: Path, frames: dict[int, np.ndarray], numbers: list[int]
 
 
 def grey_clip(folder: Path, values: dict[int, int], length: int, keyframes: KeyFrames,
-              *, first: int = 1, fill: int | None = None) -> Sample:
+              *, first: int = 1, fill: int | None = None, dataset: str = "twin") -> Sample:
     """A clip of ``length`` flat frames numbered from ``first``; ``values`` by position.
 
     Positions missing from ``values`` are corrupt files, or grey ``fill`` when given.
@@ -43,10 +43,14 @@ def grey_clip(folder: Path, values: dict[int, int], length: int, keyframes: KeyF
     if fill is not None:
         frames = {p: frames.get(p, flat_frame(fill)) for p in range(length)}
     numbers = list(range(first, first + length))
-    return make_sample(write_frames(folder, frames, numbers), tuple(numbers), keyframes)
+    return make_sample(write_frames(folder, frames, numbers), tuple(numbers), keyframes,
+                       dataset=dataset)
 
 
-def make_sample(paths: tuple[Path, ...], numbers: tuple[int, ...], keyframes: KeyFrames) -> Sample:
-    return Sample(dataset="twin", subject="s01", clip=paths[0].parent.name if paths else "clip",
+def make_sample(paths: tuple[Path, ...], numbers: tuple[int, ...], keyframes: KeyFrames,
+                *, dataset: str = "twin") -> Sample:
+    """A sample of ``dataset`` ("twin", unknown to the registry, fills a missing apex with the
+    midpoint; "smic-hs" with the apex finder)."""
+    return Sample(dataset=dataset, subject="s01", clip=paths[0].parent.name if paths else "clip",
                   frame_paths=paths, frame_numbers=numbers, fps=200.0, annotated=keyframes,
                   emotion="happiness")

@@ -135,10 +135,10 @@ def test_gamdss_offsets_stay_within_their_windows(tmp_path: Path, seed: int) -> 
     assert numbers[offset - offset_window] <= result.offset <= numbers[offset]
 
 
-def test_stage1_ties_prefer_onset_moves_before_apex_moves() -> None:
+def test_stage1_ties_prefer_the_smaller_onset_move_then_the_smaller_apex_move() -> None:
     # Onset 50, 40, 40; apex (a-2, a-1, a) = 100, 160, 160. |p - q|:
     #   i=0: j0 110, j1 110, j2 50;  i=1: 120, 120, 60;  i=2: 120, 120, 60.
-    # Maximum 120 at (1,0), (1,1), (2,0), (2,1); the (o+i, a) group comes first, i ascending -> (1, 0).
+    # Maximum 120 at (1,0), (1,1), (2,0), (2,1); row i = 1 is visited first, j ascending -> (1, 0).
     i, j, _ = two_stage_search(windows([50, 40, 40]), windows([100, 160, 160]), windows([0]))
     assert (i, j) == (1, 0)
 
@@ -146,7 +146,7 @@ def test_stage1_ties_prefer_onset_moves_before_apex_moves() -> None:
 def test_stage1_ties_prefer_both_moved_before_apex_only() -> None:
     # Onset 40, 40, 100; apex (a-2, a-1, a) = 100, 160, 60. |p - q|:
     #   i=0: j0 20, j1 120, j2 60;  i=1: 20, 120, 60;  i=2: 40, 60, 0.
-    # Maximum 120 at (0, 1) and (1, 1); (o+i, a-j) precedes (o, a-j) in the tie order -> (1, 1).
+    # Maximum 120 at (0, 1) and (1, 1); (o+i, a-j) precedes (o, a-j) in the visit order -> (1, 1).
     i, j, _ = two_stage_search(windows([40, 40, 100]), windows([100, 160, 60]), windows([0]))
     assert (i, j) == (1, 1)
 
@@ -164,9 +164,14 @@ def test_stage2_ties_prefer_the_annotated_offset() -> None:
 
 
 def test_stage1_tie_rank_matches_documented_order() -> None:
-    order = [(0, 0), (1, 0), (2, 0), (1, 1), (1, 2), (2, 1), (2, 2), (0, 1), (0, 2)]
-    rank = stage1_tie_rank(2)
-    assert sorted(order, key=lambda pair: rank[pair]) == order
+    # Method reference 1.2: (o, a); for i = 1..lambda: (o+i, a), (o+i, a-1), ..., (o+i, a-lambda);
+    # then (o, a-1), ..., (o, a-lambda).
+    for window in range(5):
+        order = [(0, 0)] + [(i, j) for i in range(1, window + 1) for j in range(window + 1)] + [
+            (0, j) for j in range(1, window + 1)]
+        rank = stage1_tie_rank(window)
+        assert sorted(order, key=lambda pair: rank[pair]) == order
+        assert sorted(rank.ravel().tolist()) == list(range((window + 1) ** 2))
 
 
 def test_gamdss_keeps_annotation_when_windows_are_empty(tmp_path: Path) -> None:
@@ -186,19 +191,19 @@ def test_gamdss_lambda_zero_keeps_onset_apex_but_moves_offset(tmp_path: Path) ->
     assert reselect_gamdss(sample) == KeyFrames(1, 10, 19)
 
 
-def test_gamdss_keeps_annotation_when_apex_precedes_onset(tmp_path: Path) -> None:
-    paths, numbers = write_clip(tmp_path / "bad", {}, list(range(1, 41)))
+def test_gamdss_keeps_onset_and_apex_when_apex_precedes_onset(tmp_path: Path) -> None:
+    # lambda = int(0.1 * (5 - 30)) <= 0: onset and apex kept; lambda_f = int(0.1 * 35) = 3, and
+    # on still frames the annotated offset, visited first, stays.
+    paths, numbers = write_clip(tmp_path / "bad", {}, list(range(1, 41)), corrupt_others=False)
     sample = make_sample(paths, numbers, KeyFrames(30, 5, 40))
     assert reselect_gamdss(sample) == KeyFrames(30, 5, 40)
 
 
 def test_gamdss_missing_apex_on_a_still_clip_starts_from_the_midpoint(tmp_path: Path) -> None:
-    # Every frame is the same grey: the apex finder's tie goes to the middle frame, and nothing
-    # then moves.
+    # Every frame is the same grey: nothing moves from the midpoint the rule fills.
     paths, numbers = write_clip(tmp_path / "smic", {}, list(range(1, 20)), corrupt_others=False)
     sample = make_sample(paths, numbers, KeyFrames(1, None, 19))
     assert reselect_gamdss(sample) == KeyFrames(1, 10, 19)
-    assert reselect_gamdss(sample, missing_apex="midpoint") == KeyFrames(1, 10, 19)
 
 
 def test_gamdss_annotated_frame_missing_from_clip_is_a_data_error(tmp_path: Path) -> None:
@@ -239,8 +244,7 @@ def test_strategy_defaults_and_params() -> None:
     assert strategy.name == "gamdss"
     assert strategy.applies_to == "train"
     assert dict(strategy.params()) == {
-        "window_fraction": 0.1, "distance": "pixel", "applies_to": "train",
-        "missing_apex": "search", "unreadable": "raise"}
+        "window_fraction": 0.1, "distance": "pixel", "applies_to": "train", "unreadable": "raise"}
     assert isinstance(strategy, KeyframeStrategy)
     assert GamdssStrategy(window_fraction=0.2, applies_to="all").params()["applies_to"] == "all"
 

@@ -3,7 +3,6 @@ apex finder, flow distance, bad input, registration and options."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import cv2
@@ -21,7 +20,8 @@ from gamdss.reselect import (
 from gamdss.selection import reselect_sample
 from mer_bench.data.sample import KeyFrames
 from mer_bench.errors import DataError, MerBenchError
-from mer_bench.keyframes import KEYFRAME_STRATEGIES, KeyframeStrategy, keyframes_for
+from mer_bench.keyframes import (KEYFRAME_STRATEGIES, AnnotatedKeyframes, KeyframeStrategy,
+                                 keyframes_for)
 
 FIRST = 101  # frame number of position 0 in every clip here
 
@@ -30,73 +30,23 @@ def numbers(*positions: int) -> KeyFrames:
     return KeyFrames(*(FIRST + p for p in positions))
 
 
-# --- gamdss-legacy: the reference's uint8 wrap-around --------------------------------------------
+# --- gamdss-legacy (exactness against the reference: test_gamdss_reference.py) --------------------
 
-def test_legacy_wraps_uint8_differences_where_gamdss_does_not(tmp_path: Path) -> None:
-    # o = 0, a = 10, f = 20: lambda = lambda_f = 1.
-    #   onset (o, o+1) = 10, 9; apex (a-1, a) = 60, 11; offset (f-1, f) = 200, 12.
-    # legacy, (onset - apex) mod 256: (o,a) 10-11 -> 255; (o+1,a) 254; (o+1,a-1) 205; (o,a-1) 206
-    #   -> (o, a) kept. Stage 2, (a* - offset) mod 256 with a* = 11: f 11-12 -> 255; f-1 67 -> f.
-    # gamdss, |p - q|: 1, 2, 51, 50 -> (o+1, a-1); stage 2 with a* = 60: f 48, f-1 140 -> f-1.
-    values = {0: 10, 1: 9, 9: 60, 10: 11, 19: 200, 20: 12}
-    sample = grey_clip(tmp_path / "wrap", values, 21, numbers(0, 10, 20), first=FIRST)
-    assert GamdssLegacyStrategy().select(sample) == numbers(0, 10, 20)
-    assert GamdssStrategy().select(sample) == numbers(1, 9, 19)
-
-
-def test_legacy_ties_follow_insertion_order(tmp_path: Path) -> None:
-    # o = 0, a = 20, f = 30: lambda = 2, lambda_f = 1.
-    #   onset (o, o+1, o+2) = 100, 200, 200; apex (a-2, a-1, a) = 150, 201, 201;
-    #   offset (f-1, f) = 202, 202.
-    # legacy (p - q) mod 256: i=0: 155 155 206; i=1: 255 255 50; i=2: 255 255 50 (j = 0, 1, 2).
-    #   255 is shared by (1,0) (1,1) (2,0) (2,1); the (o+i, a) group comes first -> (o+1, a).
-    #   Stage 2 against 201: (201 - 202) mod 256 = 255 for both offsets -> k = 0, f kept.
-    # gamdss |p - q|: i=0: 101 101 50 -> (o, a) first among the 101s; stage 2 ties -> f.
-    values = {0: 100, 1: 200, 2: 200, 18: 150, 19: 201, 20: 201, 29: 202, 30: 202}
-    sample = grey_clip(tmp_path / "ties", values, 31, numbers(0, 20, 30), first=FIRST)
-    assert GamdssLegacyStrategy().select(sample) == numbers(1, 20, 30)
-    assert GamdssStrategy().select(sample) == numbers(0, 20, 30)
-
-
-def reference_legacy(frames: list[np.ndarray], o: int, a: int, f: int) -> tuple[int, int, int]:
-    """The reference behaviour as the method description states it, written the slow way."""
-    window, offset_window = math.floor(0.1 * (a - o)), math.floor(0.1 * (f - a))
-    scores = {(o, a): np.linalg.norm(frames[o] - frames[a])}
-    for i in range(1, window + 1):
-        scores[(o + i, a)] = np.linalg.norm(frames[o + i] - frames[a])
-    for i in range(1, window + 1):
-        for j in range(1, window + 1):
-            scores[(o + i, a - j)] = np.linalg.norm(frames[o + i] - frames[a - j])
-    for j in range(1, window + 1):
-        scores[(o, a - j)] = np.linalg.norm(frames[o] - frames[a - j])
-    new_onset, new_apex = max(scores, key=scores.get)
-    offsets = {f - k: np.linalg.norm(frames[new_apex] - frames[f - k]) for k in range(offset_window + 1)}
-    return new_onset, new_apex, max(offsets, key=offsets.get)
-
-
-@pytest.mark.parametrize("seed", range(12))
-def test_legacy_matches_a_naive_replica_of_the_reference(tmp_path: Path, seed: int) -> None:
-    # Few distinct pixel values (neighbours 10..12 wrap, and ties are common) on 4 x 4 frames.
-    rng = np.random.default_rng(seed)
-    length = int(rng.integers(25, 60))
-    frames = [rng.choice(np.array([10, 11, 12, 200], dtype=np.uint8), size=(4, 4, 3)) for _ in range(length)]
-    o, a, f = sorted(int(p) for p in rng.choice(length, size=3, replace=False))
-    clip_numbers = list(range(FIRST, FIRST + length))
-    paths = write_frames(tmp_path / f"clip{seed}", dict(enumerate(frames)), clip_numbers)
-    sample = make_sample(paths, tuple(range(FIRST, FIRST + length)), numbers(o, a, f))
-    assert GamdssLegacyStrategy().select(sample) == numbers(*reference_legacy(frames, o, a, f))
-
-
-def test_legacy_with_apex_before_onset_still_searches_the_offset(tmp_path: Path) -> None:
-    # o = 30, a = 5, f = 40: lambda < 0 keeps onset and apex; lambda_f = floor(3.5) = 3 searches
+@pytest.mark.parametrize("strategy_class", [GamdssLegacyStrategy, GamdssStrategy])
+def test_apex_before_onset_still_searches_the_offset(tmp_path: Path, strategy_class: type) -> None:
+    # o = 30, a = 5, f = 40: lambda < 0 keeps onset and apex; lambda_f = int(3.5) = 3 searches
     # f-3..f against the apex (value 100): 100 - 0 = 100 at f-2, 0 elsewhere -> f-2.
     values = {5: 100, 37: 100, 38: 0, 39: 100, 40: 100}
     sample = grey_clip(tmp_path / "reversed", values, 41, numbers(30, 5, 40), first=FIRST)
-    result = GamdssLegacyStrategy().reselect(sample)
+    result = strategy_class().reselect(sample)
     assert result.selected == numbers(30, 5, 38)
     assert result.fallback == "apex-before-onset"
-    # gamdss keeps the whole annotation and decodes nothing (all other frames are corrupt).
-    kept = GamdssStrategy().reselect(sample)
+
+
+def test_symmetric_keeps_an_annotation_with_apex_before_onset(tmp_path: Path) -> None:
+    # Nothing is decoded (every frame is corrupt): the whole annotation is kept.
+    sample = grey_clip(tmp_path / "reversed", {}, 41, numbers(30, 5, 40), first=FIRST)
+    kept = GamdssSymmetricStrategy().reselect(sample)
     assert (kept.selected, kept.fallback) == (numbers(30, 5, 40), "apex-before-onset")
 
 
@@ -142,23 +92,27 @@ def triangle_values(length: int, peak: int) -> dict[int, int]:
 
 def test_apex_search_finds_the_peak_of_an_unannotated_clip(tmp_path: Path) -> None:
     # d(o, t) + d(t, f) = 2 * value(t) on flat frames with o = f = 0: the peak at position 12.
-    sample = grey_clip(tmp_path / "smic", triangle_values(21, 12), 21, KeyFrames(FIRST, None, FIRST + 20),
+    # The sample's dataset is unknown to the registry, so its missing apex is filled by the midpoint.
+    sample = grey_clip(tmp_path / "twin", triangle_values(21, 12), 21, KeyFrames(FIRST, None, FIRST + 20),
                        first=FIRST)
     result = ApexSearchStrategy().reselect(sample)
     assert result.selected == numbers(0, 12, 20)
-    assert result.start == numbers(0, 10, 20)  # shifts are measured from the middle frame
+    assert result.start == numbers(0, 10, 20)  # shifts are measured from the filled apex
     assert result.apex_filled == "midpoint"
 
 
-def test_gamdss_fills_a_missing_apex_with_the_apex_finder(tmp_path: Path) -> None:
-    # Found apex 12; then lambda = floor(1.2) = 1: onsets 0, 8 vs apexes 100, 92 -> (o, a) kept;
-    # lambda_f = floor(0.8) = 0 keeps the offset.
-    sample = grey_clip(tmp_path / "smic", triangle_values(21, 12), 21, KeyFrames(FIRST, None, FIRST + 20),
-                       first=FIRST)
+@pytest.mark.parametrize("dataset, apex, rule", [("smic-hs", 12, "apex-finder"),
+                                                  ("casme2", 10, "midpoint")])
+def test_gamdss_starts_from_the_apex_the_dataset_rule_fills(tmp_path: Path, dataset: str,
+                                                            apex: int, rule: str) -> None:
+    # SMIC's rule finds the peak (12), CASME II's takes the midpoint (10): the search starts from
+    # the apex the annotated arm and the test side use.
+    sample = grey_clip(tmp_path / dataset, triangle_values(21, 12), 21,
+                       KeyFrames(FIRST, None, FIRST + 20), first=FIRST, dataset=dataset)
     result = GamdssStrategy().reselect(sample)
-    assert result.selected == numbers(0, 12, 20)
-    assert (result.apex_filled, result.fallback) == ("search", "no-offset-window")
-    assert GamdssStrategy(missing_apex="midpoint").select(sample).apex != FIRST + 12
+    assert result.start == numbers(0, apex, 20) == AnnotatedKeyframes().select(sample)
+    assert result.apex_filled == rule
+    assert keyframes_for(GamdssStrategy(), sample, is_test=True) == numbers(0, apex, 20)
 
 
 def test_apex_search_replaces_an_annotated_apex_unless_told_to_keep_it(tmp_path: Path) -> None:
@@ -226,9 +180,9 @@ def test_an_annotated_frame_outside_the_clip_is_a_data_error(tmp_path: Path, str
         strategy_class().select(sample)
 
 
-def test_an_annotation_with_apex_after_offset_is_kept(tmp_path: Path) -> None:
+def test_an_annotation_with_apex_after_offset_is_kept_by_symmetric(tmp_path: Path) -> None:
     sample = grey_clip(tmp_path / "late", {}, 31, numbers(0, 30, 20), first=FIRST)
-    result = GamdssStrategy().reselect(sample)
+    result = GamdssSymmetricStrategy().reselect(sample)
     assert (result.selected, result.fallback) == (numbers(0, 30, 20), "apex-after-offset")
 
 
@@ -260,7 +214,7 @@ def test_options_are_parsed_from_a_strategy_spec() -> None:
     ("gamdss[distance=sound]", "distance 'sound' is unknown"),
     ("gamdss[window_fraction=0.9]", "out of range"),
     ("gamdss-legacy[distance=flow]", "reproduces the reference's pixel difference"),
-    ("gamdss[missing_apex=guess]", "missing_apex"),
+    ("gamdss[missing_apex=search]", "unexpected keyword argument 'missing_apex'"),
     ("apex-search[unreadable=skip]", "unreadable"),
     ("gamdss[window_fraction]", "not key=value"),
     ("gamdss[", "NAME or NAME"),

@@ -20,13 +20,13 @@ from mer_bench.inputs import (
     read_frames,
 )
 from mer_bench.inputs.flow import optical_strain
-from mer_bench.keyframes import with_apex
+from mer_bench.missing_apex import with_apex
 
 
 def build_flow_input(sample: Sample, keyframes: KeyFrames, spec: FlowInputSpec,
                      cache: InputCache | None) -> np.ndarray:
     """The onset -> apex flow input, as the flow representations build it."""
-    keyframes = with_apex(keyframes)
+    keyframes = with_apex(sample, keyframes)
     return frame_inputs.flow_strain_input(sample, keyframes.onset, keyframes.apex, spec, cache)
 
 SIDE = 128

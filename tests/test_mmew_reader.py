@@ -128,8 +128,7 @@ def test_spec_points_at_this_reader_with_mmew_errata() -> None:
     assert (MMEW.name, MMEW.folder, MMEW.fps, MMEW.read) == ("mmew", "MMEW", 90.0, read_mmew)
     assert MMEW.write_twin is not None and MMEW.twin_version and MMEW.face_crop is False
     assert [rule.name for rule in MMEW.errata] == [
-        "label-spelling", "offset-past-last-frame", "missing-apex-midpoint",
-        "apex-outside-clamped"]
+        "label-spelling", "offset-past-last-frame", "apex-outside-clamped"]
 
 
 # --- errata: MMEW's wrong apex / offset rows are fixed by rules, and every fix is reported ------

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from gamdss.analysis import change_verdict, subject_bootstrap_mean
 from gamdss.selection import Reselection
 from gamdss.shifts import shift_summary, shift_table, summary_markdown, uncertainty_ratio
 from gamdss.study import VARIANTS, native_annotator, reannotate, run_study, twin_datasets
@@ -28,7 +30,7 @@ def hand_table() -> pd.DataFrame:
     results = [
         Reselection(a.sample_id, a.annotated, a.annotated, KeyFrames(11, 18, 40), windows=(2, 2)),
         Reselection(b.sample_id, b.annotated, KeyFrames(10, 25, 40), KeyFrames(10, 24, 37),
-                    fallback="no-onset-apex-window", apex_filled="search", windows=(0, 3)),
+                    fallback="no-onset-apex-window", apex_filled="apex-finder", windows=(0, 3)),
     ]
     return shift_table([a, b], results)
 
@@ -60,8 +62,33 @@ def test_summary_markdown_tables_are_well_formed() -> None:
         rows = [line for line in block.splitlines() if line.startswith("|")]
         assert len({line.count("|") for line in rows}) <= 1, block
     assert "no-onset-apex-window: 1 of 2 samples" in text
-    assert "apex filled by search: 1 of 2 samples" in text
+    assert "apex filled by apex-finder: 1 of 2 samples" in text
     assert "![shifts](shifts-twin.png)" in text
+
+
+def test_subject_bootstrap_resamples_subjects_not_samples() -> None:
+    # Subject "a" has 20 samples 3 frames closer to the truth; four others one unchanged sample
+    # each. Resampling samples would call this a clear gain (every resample near -2.5); resampling
+    # subjects, a third of the draws leave "a" out and give 0, so the interval reaches 0.
+    values = np.array([-3.0] * 20 + [0.0] * 4)
+    subjects = ["a"] * 20 + ["b", "c", "d", "e"]
+    interval = subject_bootstrap_mean(values, subjects)
+    assert interval.estimate == pytest.approx(-2.5)
+    assert interval.low < -2 and interval.high == 0.0
+    assert change_verdict(interval, 5) == "no change"
+    assert subject_bootstrap_mean(values, subjects) == interval  # deterministic
+
+
+def test_verdicts_need_an_interval_that_excludes_zero_and_enough_subjects() -> None:
+    subjects = [f"s{i}" for i in range(6) for _ in range(3)]
+    closer = subject_bootstrap_mean(np.array([-1.0, -2.0, 0.0] * 6), subjects)
+    farther = subject_bootstrap_mean(np.array([1.0, 0.0, 2.0] * 6), subjects)
+    mixed = subject_bootstrap_mean(np.array([-2.0] * 9 + [2.0] * 9), subjects)
+    assert (closer.high < 0, farther.low > 0, mixed.low < 0 < mixed.high) == (True, True, True)
+    assert [change_verdict(i, 6) for i in (closer, farther, mixed)] == ["helps", "hurts", "no change"]
+    assert change_verdict(closer, 4) == "too few subjects"
+    with pytest.raises(ValueError, match="one subject per value"):
+        subject_bootstrap_mean(np.array([1.0]), ["a", "b"])
 
 
 def test_study_variants_reannotate_deterministically(tiny_twin_root: Path) -> None:
@@ -98,6 +125,32 @@ def test_gamdss_helps_the_apex_only_under_the_bias_it_assumes(study) -> None:
     assert reversed_["strategy_mae"] > reversed_["annotated_mae"]
     assert by_variant.loc["exact", "annotated_mae"] == 0
     assert 0 < native["strategy_mae_span"] < native["annotated_mae_span"] < 1
+
+
+def test_study_verdicts_follow_their_intervals(study) -> None:
+    for _, row in study.table.iterrows():
+        assert row["change_low"] <= row["change"] <= row["change_high"]
+        assert row["change"] == pytest.approx(row["strategy_mae"] - row["annotated_mae"])
+        expected = ("too few subjects" if row["subjects"] < 5 else "helps" if row["change_high"] < 0
+                    else "hurts" if row["change_low"] > 0 else "no change")
+        assert row["verdict"] == expected
+
+
+def test_study_report_says_where_the_bias_comes_from_and_prints_the_intervals(study, tmp_path: Path
+                                                                              ) -> None:
+    text = write_study(study, tmp_path, command="mer-bench reselection-study --test").read_text()
+    assert "was put there by us" in text and "mer_bench/synth/annotator.py" in text
+    assert "round(true + bias + N(0, sd))" in text
+    native_apex = study.table.query("variant == 'native' and strategy == 'gamdss' and key_frame == 'apex'"
+                                    ).iloc[0]
+    assert (f"change {native_apex['change']:+.2f} (95% interval {native_apex['change_low']:+.2f} to "
+            f"{native_apex['change_high']:+.2f}, {int(native_apex['subjects'])} subjects): "
+            f"{native_apex['verdict']}") in text
+    # No verdict without its interval: every "helps" / "hurts" in a table cell follows one.
+    for line in text.splitlines():
+        for word in ("helps", "hurts"):
+            if line.startswith("|") and word in line:
+                assert "] " + word in line
 
 
 def test_study_report_is_written_with_its_plots(study, tmp_path: Path) -> None:

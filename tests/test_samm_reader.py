@@ -143,12 +143,12 @@ def test_missing_apex_markers_read_as_none(tmp_path: Path, written: object) -> N
     assert read_samm(root)[0].annotated.apex is None
 
 
-def test_errata_fill_the_apex_lower_case_the_label_and_record_both(samm_dir: Path) -> None:
+def test_errata_lower_case_the_label_and_leave_a_missing_apex_to_the_fill_rule(samm_dir: Path) -> None:
     fixed, applied = apply_errata(read_samm(samm_dir), SAMM.errata)
     other = fixed[1]
-    assert other.annotated == KeyFrames(120, 123, 126) and other.emotion == "other"
-    assert {(f.sample_id, f.rule) for f in applied} >= {
-        ("samm/006/006_1_3", "missing-apex-midpoint"), ("samm/006/006_1_2", "label-spelling")}
+    assert other.annotated == KeyFrames(120, None, 126) and other.emotion == "other"
+    assert {(f.sample_id, f.rule) for f in applied} >= {("samm/006/006_1_2", "label-spelling")}
+    assert not [f for f in applied if f.sample_id == "samm/006/006_1_3" and "apex" in f.rule]
 
 
 def test_offset_after_the_last_frame_is_read_as_written_and_fixed_by_erratum(tmp_path: Path
@@ -177,7 +177,7 @@ def test_spec_marks_samm_for_face_cropping() -> None:
     assert (SAMM.name, SAMM.folder, SAMM.fps, SAMM.face_crop) == ("samm", "SAMM", 200.0, True)
     assert SAMM.read is read_samm and SAMM.write_twin is not None and SAMM.twin_version
     assert [rule.name for rule in SAMM.errata] == [
-        "label-spelling", "offset-past-last-frame", "missing-apex-midpoint", "apex-outside-clamped"]
+        "label-spelling", "offset-past-last-frame", "apex-outside-clamped"]
 
 
 # --- bad inputs: one DataError, one line, naming the file (and row) and what to do ----------------

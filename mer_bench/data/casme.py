@@ -28,7 +28,6 @@ import pandas as pd
 from mer_bench.data.errata import (
     APEX_OUTSIDE_CLAMPED,
     LABEL_SPELLING,
-    MISSING_APEX_MIDPOINT,
     ErratumRule,
 )
 from mer_bench.data.native import (
@@ -204,7 +203,7 @@ ONSET_OFFSET_FROM_FOLDER = ErratumRule(
 
 # Onset/offset first, so that the apex rules see the corrected interval.
 CASME_ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, ONSET_OFFSET_FROM_FOLDER,
-                                         MISSING_APEX_MIDPOINT, APEX_OUTSIDE_CLAMPED)
+                                         APEX_OUTSIDE_CLAMPED)
 
 # Bumped whenever the twin generator's output changes, so cached twins are regenerated.
 TWIN_VERSION = "1"

@@ -32,7 +32,6 @@ import pandas as pd
 from mer_bench.data.errata import (
     APEX_OUTSIDE_CLAMPED,
     LABEL_SPELLING,
-    MISSING_APEX_MIDPOINT,
     ErratumRule,
 )
 from mer_bench.data.native import (
@@ -289,8 +288,7 @@ MEB_V2_ROW_FIXES = ErratumRule(
     "frames lie inside the frames read for the row, the clip then shrinking to the new range.",
     _meb_v2_fix)
 
-ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, MEB_V2_ROW_FIXES, MISSING_APEX_MIDPOINT,
-                                   APEX_OUTSIDE_CLAMPED)
+ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, MEB_V2_ROW_FIXES, APEX_OUTSIDE_CLAMPED)
 
 # Bumped whenever the twin generator's output changes, so cached twins are regenerated.
 TWIN_VERSION = "1"

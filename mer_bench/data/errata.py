@@ -4,6 +4,9 @@ A reader returns the annotation as written; `apply_errata` then applies the data
 order. A rule looks at one sample and either leaves it alone (returns None) or returns the
 corrected sample and one line saying what changed. Nothing is fixed silently: every applied fix
 comes back as an `AppliedFix`, is listed by `mer-bench doctor`, and is counted in run output.
+
+A missing apex is not an error of the annotation and is left missing here: every strategy and side
+fills it by the dataset's rule (`mer_bench.missing_apex`).
 """
 
 from __future__ import annotations
@@ -47,16 +50,6 @@ def apply_errata(samples: Sequence[Sample], rules: Sequence[ErratumRule]
     return fixed, applied
 
 
-def _missing_apex_midpoint(sample: Sample) -> tuple[Sample, str] | None:
-    kf = sample.annotated
-    if kf.apex is not None:
-        return None
-    middle = (kf.onset + kf.offset) // 2
-    apex = min(sample.frame_numbers, key=lambda n: (abs(n - middle), n))
-    fixed = dataclasses.replace(sample, annotated=KeyFrames(kf.onset, apex, kf.offset))
-    return fixed, f"apex missing; set to the clip frame nearest the onset..offset midpoint ({apex})"
-
-
 def _apex_outside_clamped(sample: Sample) -> tuple[Sample, str] | None:
     kf = sample.annotated
     if kf.apex is None or kf.onset <= kf.apex <= kf.offset:
@@ -83,11 +76,6 @@ def _label_spelling(sample: Sample) -> tuple[Sample, str] | None:
             f"label {sample.emotion!r} written as {canonical!r}")
 
 
-MISSING_APEX_MIDPOINT = ErratumRule(
-    "missing-apex-midpoint",
-    "An apex written as '/' or left empty becomes the frame nearest the onset..offset midpoint "
-    "(the convention MEB and HTNet use for clips without an apex).",
-    _missing_apex_midpoint)
 APEX_OUTSIDE_CLAMPED = ErratumRule(
     "apex-outside-clamped",
     "An apex outside onset..offset is clamped to the nearer end of the interval.",
@@ -104,10 +92,9 @@ OFFSET_PAST_LAST_FRAME = ErratumRule(
     "rules, so a missing or stray apex is placed within the corrected onset..offset.",
     _offset_to_last_frame)
 
-COMMON_RULES: tuple[ErratumRule, ...] = (LABEL_SPELLING, MISSING_APEX_MIDPOINT,
-                                         APEX_OUTSIDE_CLAMPED)
+COMMON_RULES: tuple[ErratumRule, ...] = (LABEL_SPELLING, APEX_OUTSIDE_CLAMPED)
 
 # For datasets whose clip folders end at the coded offset (SAMM, MMEW): the offset is fixed before
 # the apex rules, so that a missing or stray apex is placed within the corrected onset..offset.
 OFFSET_FIRST_RULES: tuple[ErratumRule, ...] = (LABEL_SPELLING, OFFSET_PAST_LAST_FRAME,
-                                               MISSING_APEX_MIDPOINT, APEX_OUTSIDE_CLAMPED)
+                                               APEX_OUTSIDE_CLAMPED)

@@ -2,8 +2,8 @@
 
 SMIC (non-E) ships no annotation spreadsheet: the emotion is the folder a clip sits in, and a clip
 folder holds the micro-expression's frames, so its first and last frame are the onset and offset.
-No apex is annotated; the reader leaves it None on purpose (downstream ``with_apex`` and the apex
-searching strategies handle that), so SMIC gets no missing-apex erratum.
+No apex is annotated; the reader leaves it None on purpose and the spec names the apex finder as
+the rule that fills it (``mer_bench.missing_apex``), for every strategy and side alike.
 
 A self-made annotation sheet is honoured when present (MEB keeps one as ``smic.xlsx`` with
 ``subject, material, emotion, onset, offset`` columns): ``smic-<camera>.xlsx`` (``smic.xlsx`` is
@@ -233,8 +233,8 @@ def _spec(camera: Camera, read) -> DatasetSpec:
         read=read,
         write_twin=_WRITE_TWIN,
         twin_version=TWIN_VERSION,
-        # apex absence is by design in SMIC: no missing-apex rule (see the module docstring)
         errata=(LABEL_SPELLING,),
+        missing_apex="apex-finder",  # SMIC codes no apex: found in the frames, not a midpoint
     )
 
 

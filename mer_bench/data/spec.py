@@ -22,7 +22,9 @@ class DatasetSpec:
     native layout, readable by ``read``; ``twin_version`` names the generator's output version;
     ``face_crop`` is True for datasets shipped without face crops: every input representation then
     crops each clip to one detected face box (see ``mer_bench.inputs.face_crop``);
-    ``errata`` are the rules applied after reading (see ``mer_bench.data.errata``), in order.
+    ``errata`` are the rules applied after reading (see ``mer_bench.data.errata``), in order;
+    ``missing_apex`` names the rule that fills an apex still missing after them: ``"midpoint"`` or
+    ``"apex-finder"`` for datasets that code no apex (see ``mer_bench.missing_apex``).
     """
 
     name: str
@@ -34,6 +36,7 @@ class DatasetSpec:
     twin_version: str = ""
     face_crop: bool = False
     errata: tuple[ErratumRule, ...] = COMMON_RULES
+    missing_apex: str = "midpoint"
 
 
 def lazy_twin(target: str) -> Callable[[Path, float, int], None]:

@@ -18,6 +18,7 @@ from mer_bench.inputs import InputCache
 from mer_bench.inputs.representations import INPUTS, Branch, build_input
 from mer_bench.keyframes import KEYFRAME_STRATEGIES, KeyframeStrategy, keyframes_for
 from mer_bench.metrics import pooled_metrics
+from mer_bench.missing_apex import apex_fill_config, fill_rule
 from mer_bench.models import MODELS, ModelSpec, TrainingBudget, count_flops, count_parameters
 from mer_bench.protocols import Fold, LabelledSample, Protocol, get_protocol, make_folds
 from mer_bench.store import (Cell, JobResult, ResultStore, config_hash, git_commit,
@@ -65,6 +66,11 @@ def job_config(job: Job, protocol: Protocol, model: ModelSpec,
         "selection": job.cell.selection,
         "data": " + ".join(job.source.describe(DATASETS.get(d)) for d in protocol.datasets),
     }
+    apex_rules = apex_fill_config(protocol.datasets)
+    if apex_rules:
+        # Which rule fills a missing apex decides frames on both sides (the midpoint is left out,
+        # see apex_fill_config).
+        config["keyframes"]["missing_apex"] = apex_rules
     if job.tuning is not None:
         config["tuning"] = dict(job.tuning)
     return config
@@ -220,19 +226,20 @@ def _mean_curve(curves: Sequence[Sequence[float]]) -> list[float]:
 
 def _keyframes_table(labelled: Sequence[LabelledSample], train: Mapping[str, KeyFrames],
                      test: Mapping[str, KeyFrames]) -> pd.DataFrame:
-    """Per sample: annotated key frames and the ones used on the train and test side."""
+    """Per sample: annotated key frames (a missing apex left missing), the rule that filled a
+    missing apex (None: annotated), and the key frames used on the train and test side."""
     rows = []
     for item in labelled:
         sid, annotated = item.sample.sample_id, item.sample.annotated
         rows.append({
             "sample_id": sid,
             "annotated_onset": annotated.onset, "annotated_apex": annotated.apex,
-            "annotated_offset": annotated.offset,
+            "annotated_offset": annotated.offset, "apex_filled_by": fill_rule(item.sample),
             "train_onset": train[sid].onset, "train_apex": train[sid].apex,
             "train_offset": train[sid].offset,
             "test_onset": test[sid].onset, "test_apex": test[sid].apex,
             "test_offset": test[sid].offset,
         })
     table = pd.DataFrame(rows)
-    frame_columns = [c for c in table.columns if c != "sample_id"]
-    return table.astype({c: "Int64" for c in frame_columns})
+    frame_columns = [c for c in table.columns if c not in ("sample_id", "apex_filled_by")]
+    return table.astype({c: "Int64" for c in frame_columns} | {"apex_filled_by": "string"})

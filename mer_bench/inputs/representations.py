@@ -19,7 +19,7 @@ from mer_bench.inputs.flow import FlowInputSpec
 from mer_bench.inputs.cache import InputCache
 from mer_bench.inputs.flow import FlowMethod
 from mer_bench.inputs.frame_inputs import flow_strain_input, frame_diff_input, frame_input
-from mer_bench.keyframes import with_apex
+from mer_bench.missing_apex import with_apex
 from mer_bench.registry import Registry
 
 Branch = Literal["rising", "falling"]
@@ -36,14 +36,15 @@ class Representation:
     build: BuildFn
 
 
-def branch_pair(keyframes: KeyFrames, branch: Branch) -> KeyFrames:
+def branch_pair(sample: Sample, keyframes: KeyFrames, branch: Branch) -> KeyFrames:
     """The (start, peak) pair a branch reads, as KeyFrames(onset=start, apex=peak, offset=...).
 
     Rising: onset -> apex. Falling: offset -> apex, so that a representation written for the
     rising branch ("peak minus start") gives apex - offset on the falling branch, the sign
-    GAMDSS's auxiliary branch uses.
+    GAMDSS's auxiliary branch uses. Strategies hand over an apex; one still missing is filled by
+    the dataset's rule, the same one they use (`mer_bench.missing_apex`).
     """
-    keyframes = with_apex(keyframes)
+    keyframes = with_apex(sample, keyframes)
     if branch == "rising":
         return keyframes
     assert keyframes.apex is not None
@@ -53,7 +54,7 @@ def branch_pair(keyframes: KeyFrames, branch: Branch) -> KeyFrames:
 def _frame(sample: Sample, keyframes: KeyFrames, branch: Branch, size: int,
            cache: InputCache | None) -> np.ndarray:
     # GAMDSS's spatial input: the onset on the rising branch, the apex on the falling one.
-    pair = branch_pair(keyframes, branch)
+    pair = branch_pair(sample, keyframes, branch)
     assert pair.apex is not None
     number = pair.onset if branch == "rising" else pair.apex
     return frame_input(sample, number, size, cache)
@@ -61,7 +62,7 @@ def _frame(sample: Sample, keyframes: KeyFrames, branch: Branch, size: int,
 
 def _frame_diff(sample: Sample, keyframes: KeyFrames, branch: Branch, size: int,
                 cache: InputCache | None) -> np.ndarray:
-    pair = branch_pair(keyframes, branch)
+    pair = branch_pair(sample, keyframes, branch)
     assert pair.apex is not None
     return frame_diff_input(sample, pair.onset, pair.apex, size, cache)
 
@@ -69,7 +70,7 @@ def _frame_diff(sample: Sample, keyframes: KeyFrames, branch: Branch, size: int,
 def _flow_strain(method: FlowMethod, channels: int) -> BuildFn:
     def build(sample: Sample, keyframes: KeyFrames, branch: Branch, size: int,
               cache: InputCache | None) -> np.ndarray:
-        pair = branch_pair(keyframes, branch)
+        pair = branch_pair(sample, keyframes, branch)
         assert pair.apex is not None
         # Flow-only inputs read the first channels of the flow + strain entry, sharing its cache.
         full = flow_strain_input(sample, pair.onset, pair.apex, FlowInputSpec(size=size, method=method), cache)
