@@ -96,12 +96,12 @@ def test_every_protocol_sample_appears_once_with_its_true_label_and_loso_fold(ts
 def test_predictions_are_those_of_the_benchmark_job(tsne_run, tiny_twin_root):
     """Same seeds per fold, inputs and budget as run_job: the fold models predict the same."""
     from mer_bench.execute.job import Job, run_job
-    from mer_bench.store import Cell
+    from mer_bench.store import Cell, data_key
 
     out, _ = tsne_run
     table = pd.read_csv(out / f"{STEM}.csv").set_index("sample_id")
-    record = run_job(Job(Cell(PROTOCOL, "ststnet", "annotated", 0),
-                         resolve_data_source(tiny_twin_root)))
+    source = resolve_data_source(tiny_twin_root)
+    record = run_job(Job(Cell(PROTOCOL, "ststnet", "annotated", 0, data=data_key(source)), source))
     job = record.predictions.set_index("sample_id")
     assert sorted(job.index) == sorted(table.index)
     assert (table.loc[job.index, "predicted"] == job["pred_label"]).all()
