@@ -164,9 +164,6 @@ def run(
         raise ConfigError("give either --all or --suite, not both")
     options = {"address": address, "num_cpus": num_cpus, "num_gpus": num_gpus,
                "storage": storage, "max_failures": max_failures, "gpu_share": gpu_share}
-    if executor != "ray":  # the local executor takes none; give only what the user gave
-        options = {key: value for key, value in options.items()
-                   if value is not None and key != "max_failures"}
     plan = api.plan(protocol, suite="all" if all_ else suite, models=model, keyframes=keyframes,
                     seeds=seed, selections=[s.value for s in selection or ()],
                     data_root=data_root, twin_scale=twin_scale, twin_seed=twin_seed,
