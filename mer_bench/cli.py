@@ -25,7 +25,11 @@ from mer_bench.errors import ConfigError, MerBenchError
 from mer_bench.suites import DEFAULT_TWIN_SCALE, FULL_TWIN_SCALE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  help="Benchmark harness for facial micro-expression recognition.")
+                  help="Benchmark harness for facial micro-expression recognition.",
+                  epilog="Exit status: 0 done; 1 a check failed (doctor, protocols --check) or "
+                         "jobs failed after their retries; 2 a usage or input error, printed as "
+                         "one line saying what to do; 130 interrupted. Start with: mer-bench run "
+                         "--all --dry-run")
 console = Console(stderr=True)
 
 DEBUG_ENV = "MER_BENCH_DEBUG"
