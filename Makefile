@@ -5,9 +5,10 @@ BIN := $(VENV)/bin
 
 .PHONY: setup run test bench leaderboard clean
 
-$(BIN)/.installed: pyproject.toml
+# constraints.txt pins the torch / torchvision pair this platform provides (pyproject.toml has ranges).
+$(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 setup: $(BIN)/.installed

@@ -29,7 +29,6 @@ Every strategy returns the same `KeyFrames` record from ``select``; ``reselect``
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -172,33 +171,6 @@ class ApexSearchStrategy(_CachedStrategy):
 
 
 def make_strategy(spec: str) -> KeyframeStrategy:
-    """A registered strategy from ``name`` or ``name[key=value,...]`` (e.g. ``gamdss[distance=flow]``).
-
-    Values are read as int, float, true / false, or else text; a bad option is a ConfigError.
-    """
-    match = re.fullmatch(r"\s*([\w.:-]+)\s*(?:\[(.*)\])?\s*", spec)
-    if match is None:
-        raise ConfigError(f"keyframe strategy {spec!r}: write NAME or NAME[key=value,...]")
-    name, options_text = match.group(1), match.group(2)
-    options: dict[str, object] = {}
-    for item in filter(None, (part.strip() for part in (options_text or "").split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"keyframe strategy {spec!r}: option {item!r} is not key=value")
-        options[key.strip()] = _option_value(value.strip())
-    factory = KEYFRAME_STRATEGIES.get(name)
-    try:
-        return factory(**options)
-    except TypeError as error:
-        raise ConfigError(f"keyframe strategy {spec!r}: {error}") from None
-
-
-def _option_value(text: str) -> object:
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+    """A registered strategy from ``name`` or ``name[key=value,...]`` (e.g. ``gamdss[distance=flow]``);
+    the registry parses the options (`mer_bench.registry.parse_spec`)."""
+    return KEYFRAME_STRATEGIES.create(spec)

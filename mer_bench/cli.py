@@ -1,126 +1,222 @@
-"""The mer-bench command line: parses options, calls the library, prints."""
+"""The mer-bench command line: parses options, calls the library (mostly `mer_bench.api`), prints.
+
+One word per idea across commands: ``--keyframes`` names keyframe strategies (options in
+brackets), ``--twin-scale`` / ``--twin-seed`` the synthetic twins, ``--results`` the results
+folder every output goes under (``--out`` only for `synth`, whose output is data). Usage errors
+print one line and exit with status 2 (see `main`).
+"""
 
 from __future__ import annotations
 
+import difflib
+import importlib
+import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from tabulate import tabulate
 
 from mer_bench.errors import ConfigError, MerBenchError
+from mer_bench.suites import DEFAULT_TWIN_SCALE, FULL_TWIN_SCALE
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Benchmark harness for facial micro-expression recognition.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Benchmark harness for facial micro-expression recognition.",
+                  epilog="Exit status: 0 done; 1 a check failed (doctor, protocols --check) or "
+                         "jobs failed after their retries; 2 a usage or input error, printed as "
+                         "one line saying what to do; 130 interrupted. Start with: mer-bench run "
+                         "--all --dry-run")
 console = Console(stderr=True)
 
+DEBUG_ENV = "MER_BENCH_DEBUG"
+
+
+def _twin_scale(value: Optional[float]) -> Optional[float]:
+    if value is not None and not 0 < value <= 1:
+        raise typer.BadParameter(f"{value:g} is out of range; give a fraction in (0, 1], e.g. 0.15")
+    return value
+
+
+def _positive(value: Optional[float]) -> Optional[float]:
+    if value is not None and value <= 0:
+        raise typer.BadParameter(f"{value:g}: give a positive number")
+    return value
+
+
+def _listed(what: str, names) -> str:
+    """Choices for a help text, read without importing the heavy modules."""
+    try:
+        return f"{what}: {', '.join(names())}"
+    except Exception:  # a broken plugin or suites file is reported when it is used, not here
+        return what
+
+
+def _keyframe_names() -> list[str]:
+    from importlib.metadata import entry_points
+
+    return ["annotated", *sorted(e.name for e in entry_points(group="mer_bench.keyframe_strategies"))]
+
+
+def _suite_names() -> list[str]:
+    import yaml
+
+    from mer_bench import protocol_files
+
+    return list(yaml.safe_load((protocol_files.folder() / "suites.yaml").read_text()) or {})
+
+
+KEYFRAMES = _listed("keyframe strategies", _keyframe_names)
+SUITES = _listed("suites (mer-bench suites lists them)", _suite_names)
+
+
+class Selection(str, Enum):
+    """Model selection modes a run can produce (optuna-nested comes from `mer-bench tune`)."""
+
+    fixed_epochs = "fixed-epochs"
+    oracle = "oracle"
+
+
 DataRoot = Annotated[Optional[Path], typer.Option(
-    "--data-root", help="Folder holding the real datasets (e.g. CASME2/); default: "
+    "--data-root", metavar="DIR", help="Folder holding the real datasets (e.g. CASME2/); default: "
     "$MER_BENCH_DATA, else the synthetic twins.")]
-ResultsDir = Annotated[Path, typer.Option("--results", help="Where records and leaderboards go.")]
-TwinScale = Annotated[float, typer.Option("--twin-scale", help="Size of the synthetic twins, "
-                                          "as a fraction of the real dataset (0, 1].")]
-TwinSeed = Annotated[int, typer.Option("--twin-seed", help="Seed of the synthetic twins.")]
+ResultsDir = Annotated[Path, typer.Option(
+    "--results", metavar="DIR", help="The results folder: records, leaderboards and every other output go "
+    "under it.")]
+TrainingTwinScale = Annotated[Optional[float], typer.Option(
+    "--twin-scale", metavar="S", callback=_twin_scale,
+    help=f"Size of the synthetic twins as a fraction of the real dataset, in (0, 1]; default: "
+         f"{DEFAULT_TWIN_SCALE:g}, the scale `make run` uses (run: a suite's own scale).")]
+DataTwinScale = Annotated[float, typer.Option(
+    "--twin-scale", metavar="S", callback=_twin_scale,
+    help="Size of the synthetic twins as a fraction of the real dataset, in (0, 1]; default: "
+         "full size, which reproduces the published counts.")]
+TwinSeed = Annotated[int, typer.Option("--twin-seed", metavar="N", min=0, help="Seed of the synthetic twins.")]
+KeyframesOne = Annotated[str, typer.Option(
+    "--keyframes", metavar="NAME[OPTIONS]", help=f"Keyframe strategy, options in brackets, e.g. "
+    f"'gamdss[distance=flow]' ({KEYFRAMES}).")]
 
 
-@app.command()
+def _example(*lines: str) -> str:
+    # \b keeps click from re-wrapping the example lines
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+@app.command(epilog=_example(
+    "mer-bench run --all",
+    "mer-bench run --protocol casme2-5class --model ststnet --keyframes annotated "
+    "--keyframes 'gamdss[distance=flow]'",
+    "mer-bench run --all --dry-run --data-root /data/mer"))
 def run(
     all_: Annotated[bool, typer.Option("--all", help="Run the 'all' suite.")] = False,
-    suite: Annotated[Optional[str], typer.Option(help="Run a named suite.")] = None,
-    protocol: Annotated[Optional[list[str]], typer.Option(help="Protocol id (repeatable).")] = None,
-    model: Annotated[Optional[list[str]], typer.Option(help="Model name (repeatable).")] = None,
+    suite: Annotated[Optional[str], typer.Option(metavar="NAME", help=f"Run a named suite; {SUITES}.")] = None,
+    protocol: Annotated[Optional[list[str]], typer.Option(
+        metavar="ID", help="Protocol id (repeatable); mer-bench protocols lists them.")] = None,
+    model: Annotated[Optional[list[str]], typer.Option(
+        metavar="NAME[OPTIONS]", help="Model (repeatable), options in brackets, e.g. 'ststnet[epochs=5]'; mer-bench "
+             "models lists them.")] = None,
     keyframes: Annotated[Optional[list[str]], typer.Option(
-        help="Keyframe strategy (repeatable), e.g. annotated, gamdss.")] = None,
-    seed: Annotated[Optional[list[int]], typer.Option(help="Seed (repeatable).")] = None,
+        metavar="NAME[OPTIONS]", help=f"Keyframe strategy (repeatable), options in brackets; {KEYFRAMES}.")] = None,
+    seed: Annotated[Optional[list[int]], typer.Option(metavar="N", min=0, help="Seed (repeatable).")] = None,
     data_root: DataRoot = None,
     results: ResultsDir = Path("results"),
-    twin_scale: Annotated[Optional[float], typer.Option(
-        "--twin-scale", help="Size of the synthetic twins, as a fraction of the real dataset "
-        "(0, 1]; default: the suite's setting, else 1.")] = None,
+    twin_scale: TrainingTwinScale = None,
     twin_seed: TwinSeed = 0,
-    selection: Annotated[Optional[list[str]], typer.Option(
-        help="Model selection mode (repeatable): fixed-epochs (default), or oracle, which picks "
+    selection: Annotated[Optional[list[Selection]], typer.Option(
+        metavar="MODE", help="Model selection mode (repeatable): fixed-epochs (default), or oracle, which picks "
              "the best epoch on the test subject only to measure how much that inflates "
              "numbers.")] = None,
-    executor: Annotated[str, typer.Option(help="How jobs run: local (one after another, in "
+    executor: Annotated[str, typer.Option(metavar="NAME", help="How jobs run: local (one after another, in "
                                           "this process) or ray (Ray Tune).")] = "local",
     address: Annotated[Optional[str], typer.Option(
         help="Ray: join the cluster at this address (e.g. 127.0.0.1:6379 or auto) instead of "
              "starting Ray embedded.")] = None,
     num_cpus: Annotated[Optional[int], typer.Option(
-        help="Ray, embedded: CPUs to use (default: all).")] = None,
+        min=1, help="Ray, embedded: CPUs to use (default: all).")] = None,
     num_gpus: Annotated[Optional[float], typer.Option(
-        help="Ray, embedded: GPUs to use (default: those Ray detects).")] = None,
+        min=0, help="Ray, embedded: GPUs to use (default: those Ray detects).")] = None,
     storage: Annotated[Optional[Path], typer.Option(
         help="Ray: where Tune keeps its experiment state (default: in the cache; on a "
              "multi-node cluster, a folder every node sees).")] = None,
     max_failures: Annotated[int, typer.Option(
-        help="Ray: retries of a failed job before it is reported as failed.")] = 2,
+        min=0, help="Ray: retries of a failed job before it is reported as failed.")] = 2,
     gpu_share: Annotated[Optional[float], typer.Option(
         help="Ray: the share of a GPU each job reserves where there are GPUs (default: the "
              "model's own, 0.25 for small models).")] = None,
     skip_completed: Annotated[bool, typer.Option(
-        help="Reuse records already in the results folder made with the same config.")] = False,
+        "--skip-completed", help="Reuse records already in the results folder made with the same config.")] = False,
     resume: Annotated[bool, typer.Option(
-        help="Continue an interrupted run: the same as --skip-completed, after cleaning up "
+        "--resume", help="Continue an interrupted run: the same as --skip-completed, after cleaning up "
              "records a killed run left half-written.")] = False,
     dry_run: Annotated[bool, typer.Option(
-        help="Print the job matrix with resources and status; run nothing.")] = False,
+        "--dry-run", help="Check everything (results folder, --address, data present and readable), print "
+             "the job matrix with resources and status and the protocols skipped; train "
+             "nothing. Exit 2 when nothing would run.")] = False,
 ) -> None:
-    """Run benchmark cells (protocol x model x keyframe strategy x seed) and write leaderboards."""
-    from mer_bench.runner import describe_jobs, expand_cells, make_executor, run_cells
-    from mer_bench.store import ResultStore
-    from mer_bench.suites import suite_registry
+    """Run benchmark cells (protocol x model x keyframe strategy x seed) and write leaderboards.
+
+    Records go to <results>/records/<data source>/...: runs on different data (twin scales and
+    seeds, real data roots) never overwrite each other.
+    """
+    from mer_bench import api
+    from mer_bench.runner import describe_plan, load_data, run_plan
 
     if all_ and suite:
         raise ConfigError("give either --all or --suite, not both")
-    suite_name = "all" if all_ else suite
-    if suite_name is None and not protocol:
-        raise ConfigError("nothing to run: give --all, --suite NAME or --protocol ID")
-    if max_failures < 0:
-        raise ConfigError(f"--max-failures {max_failures}: give 0 or more")
-    cells = expand_cells(suite_name, protocol, model, keyframes, seed, selection)
-    if twin_scale is None:
-        twin_scale = suite_registry().get(suite_name).twin_scale if suite_name else 1.0
-    runner = make_executor(executor, skip_completed=skip_completed or resume, address=address,
-                           num_cpus=num_cpus, num_gpus=num_gpus, storage=storage,
-                           max_failures=max_failures, gpu_share=gpu_share)
+    options = {"address": address, "num_cpus": num_cpus, "num_gpus": num_gpus,
+               "storage": storage, "max_failures": max_failures, "gpu_share": gpu_share}
+    plan = api.plan(protocol, suite="all" if all_ else suite, models=model, keyframes=keyframes,
+                    seeds=seed, selections=[s.value for s in selection or ()],
+                    data_root=data_root, twin_scale=twin_scale, twin_seed=twin_seed,
+                    results=results, executor=executor, executor_options=options,
+                    skip_completed=skip_completed or resume)
+    for note in plan.notes:
+        _say(note)
     if dry_run:
-        typer.echo(describe_jobs(cells, data_root=data_root, results=results,
-                                 twin_scale=twin_scale, twin_seed=twin_seed,
-                                 gpu_share=gpu_share))
+        load_data(plan, console, generate_twins=False)  # real data: read and validated
+        typer.echo(describe_plan(plan, gpu_share=gpu_share))
         return
     if resume:
+        from mer_bench.store import ResultStore
+
         ResultStore(results).sweep_unfinished()
-    run_cells(cells, data_root=data_root, results=results, twin_scale=twin_scale,
-              twin_seed=twin_seed, runner=runner, console=console)
+    run_plan(plan, console=console)
 
 
-@app.command()
+class TuneExecutor(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+@app.command(epilog=_example(
+    "mer-bench tune --protocol casme2-5class --model ststnet --trials 20",
+    "mer-bench tune --protocol samm-5class --model ststnet --trials 10 --executor ray --asha"))
 def tune(
     protocol: Annotated[str, typer.Option(help="Protocol id, e.g. casme2-5class.")],
     model: Annotated[str, typer.Option(help="Model name, e.g. ststnet.")],
     trials: Annotated[int, typer.Option(
-        help="Finished trials per fold's study; a rerun adds only the missing ones.")],
-    keyframes: Annotated[str, typer.Option(help="Keyframe strategy.")] = "annotated",
-    seed: Annotated[int, typer.Option(help="Seed of the cell, the inner split and TPE.")] = 0,
+        min=1, help="Finished trials per fold's study; a rerun adds only the missing ones.")],
+    keyframes: KeyframesOne = "annotated",
+    seed: Annotated[int, typer.Option(
+        min=0, help="Seed of the cell, the inner split and TPE.")] = 0,
     data_root: DataRoot = None,
-    twin_scale: TwinScale = 1.0,
+    twin_scale: TrainingTwinScale = None,
     twin_seed: TwinSeed = 0,
     results: ResultsDir = Path("results"),
-    executor: Annotated[str, typer.Option(
+    executor: Annotated[TuneExecutor, typer.Option(
         help="How trials run: local (plain Optuna, in this process) or ray (Ray Tune).")]
-        = "local",
+        = TuneExecutor.local,
     address: Annotated[Optional[str], typer.Option(
         help="Ray: join the cluster at this address instead of starting Ray embedded.")] = None,
     max_epochs: Annotated[Optional[int], typer.Option(
-        help="Most epochs a trial may train (default: the model's own budget).")] = None,
+        min=1, help="Most epochs a trial may train (default: the model's own budget).")] = None,
     inner_folds: Annotated[int, typer.Option(
-        help="Subject-grouped inner folds of each fold's training side.")] = 3,
+        min=2, help="Subject-grouped inner folds of each fold's training side.")] = 3,
     asha: Annotated[bool, typer.Option(
-        help="Ray: stop weak trials early with ASHA (rungs are inner folds).")] = False,
+        "--asha", help="Ray: stop weak trials early with ASHA (rungs are inner folds).")] = False,
 ) -> None:
     """Tune a cell with Optuna, one study per LOSO fold on its training side only; then evaluate
     the cell once with each fold's best budget (selection optuna-nested)."""
@@ -128,15 +224,13 @@ def tune(
     from mer_bench.tune.nested import TuneSettings, check_settings, tune_cell
 
     settings = TuneSettings(protocol=protocol, model=model, trials=trials, keyframes=keyframes,
-                            seed=seed, results=results, executor=executor, address=address,
-                            max_epochs=max_epochs, inner_folds=inner_folds, asha=asha)
+                            seed=seed, results=results, executor=executor.value,
+                            address=address, max_epochs=max_epochs, inner_folds=inner_folds,
+                            asha=asha)
     check_settings(settings)
-    source = resolve_data_source(data_root, twin_scale, twin_seed)
-
-    def report(line: str) -> None:
-        console.print(line, highlight=False, markup=False, soft_wrap=True)
-
-    result = tune_cell(settings, source, report)
+    source = resolve_data_source(data_root, DEFAULT_TWIN_SCALE if twin_scale is None else twin_scale,
+                                 twin_seed)
+    result = tune_cell(settings, source, _say)
     m = result.metrics
     typer.echo(f"{result.cell.cell_id}: acc {m.accuracy:.4f}  UF1 {m.uf1:.4f}  UAR {m.uar:.4f}  "
                f"({result.wall_time_s:.1f} s to evaluate)")
@@ -144,22 +238,23 @@ def tune(
                f"studies in {results / result.config['tuning']['storage']}")
 
 
-@app.command()
+@app.command(epilog=_example("mer-bench synth casme2 --out twins --twin-scale 0.2",
+                             "mer-bench synth --all --out twins"))
 def synth(
     dataset: Annotated[Optional[str], typer.Argument(help="Dataset name, e.g. casme2.")] = None,
     out: Annotated[Path, typer.Option(help="Folder to write the twins into (created).")] = Path(
         "twins"),
     all_: Annotated[bool, typer.Option("--all", help="Every dataset that has a twin.")] = False,
-    scale: Annotated[float, typer.Option(help="Fraction of the real dataset's size.")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Generator seed.")] = 0,
+    twin_scale: DataTwinScale = FULL_TWIN_SCALE,
+    twin_seed: TwinSeed = 0,
 ) -> None:
     """Write synthetic twins in their datasets' native layouts, true key frames beside them."""
     from mer_bench.data.spec import DATASETS
 
     if all_ == (dataset is not None):
         raise ConfigError("give a dataset name or --all")
-    if not 0 < scale <= 1:
-        raise ConfigError(f"--scale {scale} is out of range; use a value in (0, 1]")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder (it is created if absent)")
     specs = ([DATASETS.get(name) for name in DATASETS.names()] if all_
              else [DATASETS.get(dataset)])
     if not all_ and specs[0].write_twin is None:
@@ -171,17 +266,18 @@ def synth(
             continue  # datasets sharing a folder (SMIC's cameras) come from one twin
         if target.exists():
             raise ConfigError(f"{target} already exists; remove it or choose another --out")
-        spec.write_twin(target, scale, seed)
+        spec.write_twin(target, twin_scale, twin_seed)
         written.add(target)
-        typer.echo(f"wrote {spec.title} twin (scale {scale:g}, seed {seed}) to {target}")
+        typer.echo(f"wrote {spec.title} twin (scale {twin_scale:g}, seed {twin_seed}) to {target}")
 
 
-@app.command()
+@app.command(epilog=_example("mer-bench protocols",
+                             "mer-bench protocols --check --data-root /data/mer"))
 def protocols(
     check: Annotated[bool, typer.Option(
         "--check", help="Check every protocol's published counts on the data present.")] = False,
     data_root: DataRoot = None,
-    twin_scale: TwinScale = 1.0,
+    twin_scale: DataTwinScale = FULL_TWIN_SCALE,
     twin_seed: TwinSeed = 0,
 ) -> None:
     """List the registered protocols with their classes and published counts."""
@@ -191,6 +287,9 @@ def protocols(
         _check_protocols(data_root, twin_scale, twin_seed)
         return
     registry = protocol_registry()
+    if not registry.names():
+        raise ConfigError("no protocol is registered: this installation lacks its protocol "
+                          "files; reinstall mer-bench")
     rows = []
     for pid in registry.names():
         p = registry.get(pid)
@@ -199,7 +298,7 @@ def protocols(
                      p.expected.subjects or "", "yes" if p.expected.assumed else "", p.hash])
     typer.echo(tabulate(rows, headers=["protocol", "dataset", "evaluation", "version",
                                        "classes", "labels", "samples", "subjects", "assumed",
-                                       "hash"]))
+                                       "hash"], disable_numparse=True))
 
 
 def _check_protocols(data_root: Path | None, twin_scale: float, twin_seed: int) -> None:
@@ -217,15 +316,30 @@ def _check_protocols(data_root: Path | None, twin_scale: float, twin_seed: int) 
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog=_example("mer-bench suites"))
+def suites() -> None:
+    """List the named suites: what `mer-bench run --suite NAME` runs, and at which twin scale."""
+    from mer_bench.suites import suite_registry
+
+    registry = suite_registry()
+    rows = []
+    for name in registry.names():
+        s = registry.get(name)
+        rows.append([name, ", ".join(s.protocols), ", ".join(s.models), ", ".join(s.keyframes),
+                     " ".join(map(str, s.seeds)), ", ".join(s.selections), f"{s.twin_scale:g}",
+                     s.description])
+    typer.echo(tabulate(rows, headers=["suite", "protocols", "models", "keyframes", "seeds",
+                                       "selections", "twin scale", "description"],
+                        disable_numparse=True))
+
+
+@app.command(epilog=_example("mer-bench doctor --data-root /data/mer"))
 def doctor(
     data_root: DataRoot = None,
     verbose: Annotated[bool, typer.Option(
         "--verbose", help="List every errata fix, not three examples per rule.")] = False,
 ) -> None:
     """Find the datasets under a data root, validate each, list errata applied and problems."""
-    import os
-
     from mer_bench.data.doctor import diagnose
     from mer_bench.datasource import DATA_ENV
 
@@ -252,9 +366,14 @@ def doctor(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog=_example("mer-bench models", "mer-bench models 'gamdss*'",
+                             "mer-bench models 'timm:resnet*'"))
 def models(pattern: Annotated[str, typer.Argument(help="Glob over model names.")] = "*") -> None:
-    """List the registered models with their input, parameter count and training budget."""
+    """List the registered models with their input, parameter count and training budget.
+
+    A model's budget can be changed where it is named: 'ststnet[epochs=5,lr=0.001]' (options
+    epochs, batch_size, lr, weight_decay).
+    """
     from mer_bench.inputs.representations import INPUTS
     from mer_bench.models import MODELS, count_flops, spec_parameters
 
@@ -275,79 +394,93 @@ def models(pattern: Annotated[str, typer.Argument(help="Glob over model names.")
                      f"{count_flops(spec, 5, channels):,}",
                      f"{budget.epochs} ep, bs {budget.batch_size}, lr {budget.lr:g}",
                      "yes" if spec.two_branch else "", spec.description])
+    if not rows:
+        raise ConfigError(f"no model matches {pattern!r}; mer-bench models lists them all")
     typer.echo(tabulate(rows, headers=["model", "inputs", "params (3 cls)", "params (5 cls)",
                                        "FLOPs (5 cls)", "budget", "two-branch",
                                        "description"]))
 
 
-@app.command()
+@app.command(epilog=_example("mer-bench leaderboard", "mer-bench leaderboard --results /tmp/r"))
 def leaderboard(results: ResultsDir = Path("results")) -> None:
     """Regenerate the leaderboards from the stored records: LEADERBOARD.md and leaderboard.csv (index),
     leaderboards/<family>.md and .csv (one page per protocol family) and plots/confusion/."""
+    from mer_bench import api
     from mer_bench.report.leaderboard import FAMILY_DIR
-    from mer_bench.report.publish import publish
-    from mer_bench.store import ResultStore
 
-    store = ResultStore(results)
-    path = publish(store.load_all(), results, records_dir=store.records_dir)
-    typer.echo(f"wrote {path} and the family pages under {results / FAMILY_DIR}")
+    api.leaderboard(results)
+    typer.echo(f"wrote {results / 'LEADERBOARD.md'} and the family pages under "
+               f"{results / FAMILY_DIR}")
 
 
-@app.command()
+@app.command(epilog=_example(
+    "mer-bench compare --with-reselection",
+    "mer-bench compare --keyframes gamdss --keyframes 'gamdss[distance=flow]'",
+    "mer-bench compare --oracle --data twin-scale0.15-seed0"))
 def compare(
     with_reselection: Annotated[bool, typer.Option(
         "--with-reselection", help="Compare annotated key frames with GAMDSS reselection.")] = False,
-    strategies: Annotated[Optional[str], typer.Option(
-        help="Two keyframe strategies to compare, 'baseline,other'.")] = None,
+    keyframes: Annotated[Optional[list[str]], typer.Option(
+        help="Two keyframe strategies to compare, baseline first: --keyframes A --keyframes B "
+             "(options in brackets).")] = None,
     oracle: Annotated[bool, typer.Option(
         "--oracle", help="Measure how much oracle (test-epoch) selection inflates fixed-epochs results.")]
         = False,
     resamples: Annotated[int, typer.Option(
         min=1, help="Subject-bootstrap resamples for the 95% intervals.")] = 2000,
+    data: Annotated[Optional[str], typer.Option(
+        help="The data source to compare on (a folder under <results>/records/), when the "
+             "results hold several.")] = None,
     results: ResultsDir = Path("results"),
 ) -> None:
     """Paired comparison per protocol and model: differences with subject-bootstrap CIs, exact McNemar
     tests (Holm-adjusted) and a verdict; writes <results>/compare/<name>.md, .csv and .png."""
-    from mer_bench.errors import DataError
-    from mer_bench.report.compare import COMPARE_DIR, build_comparison, save_comparison
-    from mer_bench.store import DEFAULT_SELECTION, ResultStore
+    from mer_bench import api
+    from mer_bench.report.compare import COMPARE_DIR, comparison_name
+    from mer_bench.store import DEFAULT_SELECTION
 
-    if sum((with_reselection, strategies is not None, oracle)) != 1:
-        raise ConfigError("give exactly one of --with-reselection, --strategies A,B or --oracle")
+    if sum((with_reselection, keyframes is not None, oracle)) != 1:
+        raise ConfigError("give exactly one of --with-reselection, --keyframes A --keyframes B "
+                          "or --oracle")
     if oracle:
         baseline, other, kind = DEFAULT_SELECTION, "oracle", "selection"
+    elif with_reselection:
+        baseline, other, kind = "annotated", "gamdss", "keyframes"
+    elif len(keyframes) != 2:
+        raise ConfigError(f"compare takes two strategies, got {len(keyframes)}: "
+                          "--keyframes BASELINE --keyframes OTHER")
     else:
-        baseline, other = ("annotated", "gamdss") if with_reselection else _pair(strategies)
-        kind = "keyframes"
-    store = ResultStore(results)
-    records = store.load_all()
-    if not records:
-        raise DataError(f"no result records under {store.records_dir}; run `mer-bench run` first")
-    comparison = build_comparison(records, baseline, other, kind=kind, n_resamples=resamples)
-    path = save_comparison(comparison, results / COMPARE_DIR)
+        (baseline, other), kind = keyframes, "keyframes"
+    comparison = api.compare(results, baseline=baseline, other=other, kind=kind, data=data,
+                             resamples=resamples)
     typer.echo(comparison.markdown_table)
     typer.echo(comparison.note + "\n")
-    typer.echo(f"wrote {path}")
+    name = comparison_name(comparison.baseline, comparison.other)
+    typer.echo(f"wrote {results / COMPARE_DIR / name}.md")
 
 
-@app.command()
+@app.command(epilog=_example(
+    "mer-bench reselect --protocol samm-5class",
+    "mer-bench reselect --protocol casme2-5class --keyframes 'gamdss[distance=flow]'"))
 def reselect(
     protocol: Annotated[str, typer.Option(help="Protocol id, e.g. casme2-5class.")],
-    strategy: Annotated[str, typer.Option(
-        help="Reselection strategy, options in brackets: gamdss, gamdss-legacy, gamdss-symmetric, "
-             "apex-search, 'gamdss\\[distance=flow,window_fraction=0.2]'.")] = "gamdss",
-    out: Annotated[Path, typer.Option(help="Folder for the per-sample CSV, summary and plots.")]
-        = Path("results/reselect"),
+    keyframes: Annotated[str, typer.Option(
+        help="Reselection strategy, options in brackets, e.g. 'gamdss[window_fraction=0.2]'; "
+             "one of gamdss, gamdss-legacy, gamdss-symmetric, apex-search.")] = "gamdss",
+    results: Annotated[Path, typer.Option(
+        "--results", help="The results folder; writes the per-sample CSV, summary and plots "
+                          "under <results>/reselect/.")] = Path("results"),
     data_root: DataRoot = None,
-    twin_scale: TwinScale = 1.0,
+    twin_scale: DataTwinScale = FULL_TWIN_SCALE,
     twin_seed: TwinSeed = 0,
 ) -> None:
     """Reselect a protocol's key frames: per-sample shifts, a summary per dataset, shift histograms."""
     from gamdss.commands import reselect_protocol
     from mer_bench.datasource import resolve_data_source
 
-    report = reselect_protocol(protocol, strategy,
-                               resolve_data_source(data_root, twin_scale, twin_seed), out)
+    report = reselect_protocol(protocol, keyframes,
+                               resolve_data_source(data_root, twin_scale, twin_seed),
+                               results / "reselect")
     typer.echo(report.summary.to_markdown(index=False, floatfmt=".2f"))
     kept = ", ".join(f"{reason}: {count}" for reason, count in sorted(report.kept.items()))
     typer.echo(f"fallbacks and filled apexes, of {report.n_samples} samples: {kept or 'none'}")
@@ -355,13 +488,15 @@ def reselect(
         typer.echo(f"wrote {path}")
 
 
-@app.command("reselection-study")
+@app.command("reselection-study", epilog=_example(
+    "mer-bench reselection-study --twin-scale 0.3",
+    "mer-bench reselection-study --dataset casme2 --keyframes gamdss --keyframes apex-search"))
 def reselection_study(
-    twin_scale: TwinScale = 1.0,
+    twin_scale: DataTwinScale = FULL_TWIN_SCALE,
     twin_seed: TwinSeed = 0,
-    strategy: Annotated[Optional[list[str]], typer.Option(
-        help="Strategy to study (repeatable); default: every registered one, and gamdss on flow.")]
-        = None,
+    keyframes: Annotated[Optional[list[str]], typer.Option(
+        help="Strategy to study (repeatable), options in brackets; default: every registered "
+             "one, and gamdss on flow.")] = None,
     dataset: Annotated[Optional[list[str]], typer.Option(
         help="Dataset to study (repeatable); default: every dataset that has a twin.")] = None,
     results: ResultsDir = Path("results"),
@@ -375,45 +510,53 @@ def reselection_study(
               f"--twin-scale {twin_scale:g} --twin-seed {twin_seed}")
     command = " ".join(["mer-bench reselection-study", source,
                         *(f"--dataset {d}" for d in dataset or ()),
-                        *(f"--strategy '{s}'" for s in strategy or ())])
-    path = run_study(scale=twin_scale, seed=twin_seed, strategies=strategy, results=results,
-                     command=command, datasets=dataset, twins_root=twins_root,
-                     progress=lambda step: console.print(step, highlight=False, markup=False))
+                        *(f"--keyframes '{s}'" for s in keyframes or ())])
+    path = run_study(scale=twin_scale, seed=twin_seed, strategies=keyframes, results=results,
+                     command=command, datasets=dataset, twins_root=twins_root, progress=_say)
     typer.echo(f"wrote {path}")
 
 
-visualize_app = typer.Typer(no_args_is_help=True, help="Figures of what trained models learned.")
+visualize_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                            help="Figures of what trained models learned.")
 app.add_typer(visualize_app, name="visualize")
 
 
-@visualize_app.command("tsne")
+@visualize_app.command("tsne", epilog=_example(
+    "mer-bench visualize tsne --protocol casme2-5class --model ststnet",
+    "mer-bench visualize tsne --protocol samm-5class --model ststnet --keyframes gamdss"))
 def visualize_tsne(
     protocol: Annotated[str, typer.Option(help="Protocol id, e.g. casme2-5class.")],
-    model: Annotated[str, typer.Option(help="Model name, e.g. ststnet.")],
-    keyframes: Annotated[str, typer.Option(help="Keyframe strategy.")] = "annotated",
-    seed: Annotated[int, typer.Option(help="Seed of the cell (fold k trains with seed*1000+k).")]
-        = 0,
+    model: Annotated[str, typer.Option(help="Model, options in brackets, e.g. ststnet.")],
+    keyframes: KeyframesOne = "annotated",
+    seed: Annotated[int, typer.Option(
+        min=0, help="Seed of the cell (fold k trains with seed*1000+k).")] = 0,
     data_root: DataRoot = None,
-    twin_scale: TwinScale = 1.0,
+    twin_scale: TrainingTwinScale = None,
     twin_seed: TwinSeed = 0,
-    out: Annotated[Path, typer.Option(help="Folder for the PNG and the coordinates CSV.")]
-        = Path("results/plots/tsne"),
+    results: Annotated[Path, typer.Option(
+        "--results", help="The results folder; writes the PNG and the coordinates CSV under "
+                          "<results>/plots/tsne/.")] = Path("results"),
     perplexity: Annotated[float, typer.Option(
-        help="t-SNE perplexity, capped at (samples - 1) / 3.")] = 30.0,
+        callback=_positive, help="t-SNE perplexity, capped at (samples - 1) / 3.")] = 30.0,
 ) -> None:
     """t-SNE of held-out samples' learned features: each LOSO fold's model on its test subject."""
     from mer_bench.datasource import resolve_data_source
     from mer_bench.report.tsne import tsne_features, write_tsne
 
-    if perplexity <= 0:
-        raise ConfigError(f"--perplexity {perplexity:g}: give a positive number")
+    source = resolve_data_source(data_root, DEFAULT_TWIN_SCALE if twin_scale is None else twin_scale,
+                                 twin_seed)
     features, table = tsne_features(
-        protocol, model, keyframes, seed, resolve_data_source(data_root, twin_scale, twin_seed),
-        on_fold=lambda done, total: console.print(f"fold {done}/{total}", highlight=False))
-    path = write_tsne(features, table, out, protocol_id=protocol, model_name=model,
-                      keyframes=keyframes, seed=seed, perplexity=perplexity)
+        protocol, model, keyframes, seed, source,
+        on_fold=lambda done, total: _say(f"fold {done}/{total}"))
+    path = write_tsne(features, table, results / "plots" / "tsne", protocol_id=protocol,
+                      model_name=model, keyframes=keyframes, seed=seed, perplexity=perplexity)
     typer.echo(f"wrote {path}")
     typer.echo(f"wrote {path.with_suffix('.csv')}")
+
+
+def _say(line: str) -> None:
+    """A progress line on stderr; never read as markup ('gamdss[distance=flow]' stays whole)."""
+    console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_fixes(fixes, verbose: bool) -> None:
@@ -428,29 +571,70 @@ def _print_fixes(fixes, verbose: bool) -> None:
             typer.echo(f"    ... {len(applied) - len(shown)} more (--verbose lists them)")
 
 
-def _pair(text: str | None) -> tuple[str, str]:
-    parts = [p.strip() for p in (text or "").split(",") if p.strip()]
-    if len(parts) != 2:
-        raise ConfigError(f"--strategies {text!r}: give two names separated by a comma")
-    return parts[0], parts[1]
+def _click_types(name: str) -> tuple[type, ...]:
+    """``name`` from every copy of click that may raise it: click itself, and the copy a typer
+    release vendors (typer._click), whose classes the other's ``except`` would not catch."""
+    found = []
+    for module in ("click.exceptions", "typer._click.exceptions", "typer.exceptions"):
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(cls, type) and cls not in found:
+            found.append(cls)
+    return tuple(found)
 
 
-def main() -> None:
-    """Entry point: user errors print one line and exit with status 2, never a traceback."""
+CLICK_ERRORS = _click_types("ClickException")
+ABORTS = (typer.Abort, KeyboardInterrupt, *_click_types("Abort"))
+
+
+def _fail(message: str, status: int) -> None:
+    console.print(Text.assemble(("error: ", "bold red"), message), highlight=False,
+                  soft_wrap=True)
+    sys.exit(status)
+
+
+def usage_line(error: Exception, argv: list[str]) -> str:
+    """A click usage error as one line: the message, a hint, and where help is."""
+    message = " ".join(error.format_message().split())
+    ctx = getattr(error, "ctx", None)
+    command = (ctx.command_path if ctx is not None else
+               " ".join(["mer-bench", *argv[:1]]) if argv and not argv[0].startswith("-")
+               else "mer-bench")
+    if message.startswith("No such command") and "Did you mean" not in message:
+        names = sorted(ctx.command.list_commands(ctx)) if ctx is not None else []
+        wanted = message.split("'")[1] if message.count("'") >= 2 else ""
+        close = difflib.get_close_matches(wanted, names, n=2, cutoff=0.5)
+        message += (f" Did you mean {' or '.join(close)}?" if close else
+                    f" Commands: {', '.join(names)}.")
+    return f"{message} (see '{command} --help')"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors print one line and exit with status 2, never a traceback.
+
+    Exit status: 0 done; 1 a check failed (doctor, protocols --check) or jobs failed after their
+    retries; 2 a usage or input error, with one line saying what to do; 130 interrupted. Set
+    MER_BENCH_DEBUG=1 to see the traceback of an OS error.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        status = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n
+        status = app(args=argv, standalone_mode=False, prog_name="mer-bench")
     except MerBenchError as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-        sys.exit(error.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        console.print("aborted")
+        _fail(str(error), error.exit_code)
+    except ABORTS:
+        console.print("aborted", highlight=False)
         sys.exit(130)
-    except Exception as error:  # click usage errors arrive here with standalone_mode=False
-        from click import ClickException
-
-        if isinstance(error, ClickException):
-            error.show()
+    except CLICK_ERRORS as error:
+        if type(error).__name__ == "NoArgsIsHelpError" and getattr(error, "ctx", None):
+            typer.echo(error.ctx.get_help())  # the bare command: its help, then status 2
             sys.exit(2)
-        raise
+        _fail(usage_line(error, argv), getattr(error, "exit_code", 2) or 2)
+    except OSError as error:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        _fail(f"{where}{error.strerror or error}; check the path and its permissions", 2)
     if isinstance(status, int) and status:
         sys.exit(status)

@@ -52,6 +52,25 @@ class ModelSpec:
     # to a quarter, so four pack onto one GPU.
     resources: Mapping[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0.25})
 
+    def with_options(self, *, epochs: int | None = None, batch_size: int | None = None,
+                     lr: float | None = None, weight_decay: float | None = None) -> "ModelSpec":
+        """This model with its training budget changed (``ststnet[epochs=5,lr=0.001]``).
+
+        The budget is part of a record's config, so a changed budget is a different result.
+        """
+        from mer_bench.errors import ConfigError
+
+        changes = {"epochs": epochs, "batch_size": batch_size, "lr": lr,
+                   "weight_decay": weight_decay}
+        changes = {key: value for key, value in changes.items() if value is not None}
+        for key in ("epochs", "batch_size"):
+            if key in changes and changes[key] < 1:
+                raise ConfigError(f"model {self.name}: {key}={changes[key]}; give at least 1")
+        for key in ("lr", "weight_decay"):
+            if key in changes and changes[key] < 0:
+                raise ConfigError(f"model {self.name}: {key}={changes[key]}; give 0 or more")
+        return replace(self, budget=replace(self.budget, **changes))
+
 
 def two_branch(spec: ModelSpec, name: str | None = None) -> ModelSpec:
     """The two-branch (rising + weight-shared falling) variant of any single-branch model."""

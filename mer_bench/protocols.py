@@ -1,10 +1,13 @@
-"""Protocols as data: protocols/*.yaml -> typed Protocol objects, labelled samples and LOSO folds."""
+"""Protocols as data: protocol_files/*.yaml -> typed Protocol objects, labelled samples and LOSO folds.
+
+Plugin packages add protocols through the entry point group ``mer_bench.protocols``: each entry
+names a package whose folder holds protocol YAML files in the same format.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -23,9 +26,25 @@ Role = Literal["both", "train", "test"]
 
 
 def protocols_dir() -> Path:
-    """The protocol folder: ``MER_BENCH_PROTOCOLS`` or the repository's ``protocols/``."""
-    override = os.environ.get("MER_BENCH_PROTOCOLS")
-    return Path(override) if override else Path(__file__).resolve().parents[1] / "protocols"
+    """The protocol folder: ``MER_BENCH_PROTOCOLS`` or the package's ``mer_bench/protocol_files/``."""
+    from mer_bench import protocol_files
+
+    return protocol_files.folder()
+
+
+def plugin_protocol_dirs() -> tuple[Path, ...]:
+    """Folders of protocol files that plugin packages declare (entry points ``mer_bench.protocols``)."""
+    from importlib import resources
+    from importlib.metadata import entry_points
+
+    folders = []
+    for entry in sorted(entry_points(group="mer_bench.protocols"), key=lambda e: e.name):
+        try:
+            folders.append(Path(str(resources.files(entry.value))))
+        except ModuleNotFoundError:
+            raise ConfigError(f"protocol plugin {entry.name!r} names package {entry.value!r}, "
+                              "which is not installed; reinstall the plugin") from None
+    return tuple(folders)
 
 
 @dataclass(frozen=True)
@@ -278,18 +297,19 @@ def load_protocol_file(path: Path) -> list[Protocol]:
 
 
 @lru_cache(maxsize=4)
-def _protocol_registry(directory: Path) -> Registry[Protocol]:
+def _protocol_registry(directories: tuple[Path, ...]) -> Registry[Protocol]:
     registry: Registry[Protocol] = Registry("protocol")
-    for path in sorted(directory.glob("*.yaml")):
-        if path.name == "suites.yaml":
-            continue
-        for protocol in load_protocol_file(path):
-            registry.register(protocol.id, protocol)
+    for directory in directories:
+        for path in sorted(directory.glob("*.yaml")):
+            if path.name == "suites.yaml":
+                continue
+            for protocol in load_protocol_file(path):
+                registry.register(protocol.id, protocol)
     return registry
 
 
 def protocol_registry() -> Registry[Protocol]:
-    return _protocol_registry(protocols_dir())
+    return _protocol_registry((protocols_dir(), *plugin_protocol_dirs()))
 
 
 def get_protocol(protocol_id: str) -> Protocol:

@@ -1,16 +1,26 @@
-"""What `mer-bench run` does: expand cells, check data and names up front, execute, publish."""
+"""What `mer-bench run` does: plan and check everything up front, load the data, execute, publish.
+
+A run is checked in order of cost, so that a mistake costs seconds, never a half-done run: names
+and options, the results folder (writable, records in the current layout), the executor (a Ray
+``--address`` is reachable), the data (every dataset folder present and readable). Only then are
+datasets read (twins generated), which validates their contents, and only then do jobs start.
+A dry run does the same checks, reads real data but generates no twin, and trains nothing.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
+from filelock import FileLock
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mer_bench.data.spec import DATASETS
-from mer_bench.datasource import (DataSource, load_dataset, missing_sample_list, protocol_samples,
-                                  resolve_data_source, twin_is_current, twin_scale_of)
+from mer_bench.datasource import (DataSource, cache_dir, load_dataset, missing_sample_list,
+                                  protocol_samples, twin_is_current, twin_scale_of)
 from mer_bench.errors import ConfigError
 from mer_bench.execute import EXECUTORS, Executor, Job
 from mer_bench.execute.base import TrialsFailed
@@ -19,15 +29,62 @@ from mer_bench.models import MODELS
 from mer_bench.protocols import LabelledSample, Protocol, get_protocol
 from mer_bench.report.publish import publish
 from mer_bench.store import DEFAULT_SELECTION, Cell, JobResult, ResultStore, check_writable
-from mer_bench.suites import suite_registry
+from mer_bench.suites import DEFAULT_TWIN_SCALE, suite_registry
 
 RUNNABLE_SELECTIONS = (DEFAULT_SELECTION, "oracle")
+
+Note = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A checked run: the cells to run, the protocols skipped (and why), where it all goes, and
+    the executor that will run it."""
+
+    cells: list[Cell]
+    skipped: dict[str, str]
+    source: DataSource
+    results: Path
+    runner: Executor
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def protocols(self) -> list[str]:
+        return list(dict.fromkeys(cell.protocol for cell in self.cells))
+
+
+def twin_scale_for(suite: str | None, twin_scale: float | None) -> float:
+    """The rule for training commands: ``--twin-scale`` if given, else the suite's own scale,
+    else DEFAULT_TWIN_SCALE (the scale `make run` uses, so records land beside its records)."""
+    if twin_scale is not None:
+        return twin_scale
+    return suite_registry().get(suite).twin_scale if suite else DEFAULT_TWIN_SCALE
+
+
+def unique(flag: str, values: Sequence, notes: list[str],
+           canonical: Callable[[str], str] | None = None) -> list:
+    """``values`` in their canonical spelling, duplicates dropped with a note."""
+    kept: dict = {}
+    for value in values:
+        key = canonical(value) if canonical else value
+        if key in kept:
+            same = f" (the same as {kept[key]})" if kept[key] != value else ""
+            notes.append(f"note: {flag} {value} given twice{same}; running it once")
+            continue
+        kept[key] = value
+    return list(kept)
 
 
 def expand_cells(suite: str | None, protocols: Sequence[str] | None, models: Sequence[str] | None,
                  keyframes: Sequence[str] | None, seeds: Sequence[int] | None,
-                 selections: Sequence[str] | None = None) -> list[Cell]:
-    """The job matrix: a suite's lists, each overridden by the explicit options given."""
+                 selections: Sequence[str] | None = None, *, data: str,
+                 notes: list[str] | None = None) -> list[Cell]:
+    """The job matrix: a suite's lists, each overridden by the explicit options given.
+
+    Names are checked here (unknown names and options are one-line errors) and written in their
+    canonical form (``gamdss[distance=pixel]`` is ``gamdss``), so one configuration has one record.
+    """
+    notes = [] if notes is None else notes
     base = suite_registry().get(suite) if suite else None
     protocols = protocols or (base.protocol_ids() if base else ())
     models = models or (base.models if base else ("ststnet",))
@@ -36,97 +93,23 @@ def expand_cells(suite: str | None, protocols: Sequence[str] | None, models: Seq
     selections = selections or (base.selections if base else (DEFAULT_SELECTION,))
     for name in protocols:
         get_protocol(name)
-    for name in models:
-        MODELS.get(name)
-    for name in keyframes:
-        KEYFRAME_STRATEGIES.get(name)
     for name in selections:
         if name not in RUNNABLE_SELECTIONS:
             hint = ("; tuned cells come from 'mer-bench tune'" if name == "optuna-nested" else "")
             raise ConfigError(f"--selection {name}: use one of {', '.join(RUNNABLE_SELECTIONS)}{hint}")
-    return [Cell(p, m, k, s, sel) for p in protocols for m in models for k in keyframes
-            for s in seeds for sel in selections]
-
-
-def _usable_cells(cells: Sequence[Cell], source: DataSource, console: Console) -> list[Cell]:
-    """Read every dataset once before any job runs, so bad data fails before anything is written.
-
-    With a real data root, protocols with a dataset absent are skipped with a note.
-    """
-    usable, verdicts = [], {}
-    for cell in cells:
-        if cell.protocol not in verdicts:
-            verdicts[cell.protocol] = _check_protocol(get_protocol(cell.protocol), source, console)
-        if verdicts[cell.protocol]:
-            usable.append(cell)
-    if not usable:
-        raise ConfigError("none of the requested protocols has its data under "
-                          f"{source.root}; check --data-root or run without it to use twins")
-    return usable
-
-
-def _check_protocol(protocol: Protocol, source: DataSource, console: Console) -> bool:
-    datasets = [DATASETS.get(name) for name in protocol.datasets]
-    missing = [d.folder for d in datasets if not source.has(d)]
-    absent_list = missing_sample_list(protocol, source)
-    if absent_list:
-        missing.append(str(absent_list.relative_to(source.root)))
-    if missing:
-        console.print(f"skipping {protocol.id}: no {', '.join(missing)} under {source.root}",
-                      highlight=False, soft_wrap=True)
-        return False
-    for dataset in datasets:
-        if source.is_twin and not twin_is_current(dataset, source):
-            console.print(f"generating the {dataset.title} twin at scale "
-                          f"{source.twin_scale:g} (once) in {source.dataset_dir(dataset)}",
-                          highlight=False, soft_wrap=True)
-        fixes = load_dataset(dataset, source)[1]
-        if fixes:
-            console.print(f"{dataset.title}: {len(fixes)} errata fixes applied "
-                          "(see mer-bench doctor)", highlight=False, soft_wrap=True)
-    labelled = protocol.label_samples(protocol_samples(protocol, source))
-    _report_counts(protocol, labelled, source, console)
-    return True
-
-
-def _report_counts(protocol: Protocol, labelled: Sequence[LabelledSample], source: DataSource,
-                   console: Console) -> None:
-    scales = {twin_scale_of(source.dataset_dir(DATASETS.get(d))) for d in protocol.datasets}
-    n_subjects = len({item.sample.subject_key for item in labelled})
-    kind = ("real data" if scales == {None}
-            else "synthetic twin, scale " + ", ".join(f"{s:g}" for s in scales if s is not None))
-    console.print(f"{protocol.id}: {len(labelled)} samples, {n_subjects} subjects ({kind})",
-                  highlight=False, soft_wrap=True)
-    problems = protocol.check_counts(labelled)
-    if problems and scales - {None, 1.0}:
-        console.print("  counts differ from the published ones, as expected for a scaled twin")
-        return
-    for line in problems:
-        console.print(f"  [yellow]count check:[/] {line}", highlight=False, soft_wrap=True)
-
-
-class ProgressDisplay:
-    """One bar over jobs and one over the folds of the current job."""
-
-    def __init__(self, progress: Progress, n_jobs: int) -> None:
-        self.progress = progress
-        self.jobs = progress.add_task("jobs", total=n_jobs)
-        self.folds = progress.add_task("folds", total=None)
-
-    def job_started(self, job: Job, folds: int | None = None) -> None:
-        self.progress.update(self.folds, completed=0, total=folds,
-                             description=job.cell.cell_id)
-
-    def fold_done(self, done: int, total: int) -> None:
-        self.progress.update(self.folds, completed=done, total=total)
-
-    def job_done(self, job: Job, result: JobResult | None) -> None:
-        self.progress.advance(self.jobs)
-        if result is not None:
-            m = result.metrics
-            self.progress.console.print(
-                f"{job.cell.cell_id}: acc {m.accuracy:.4f}  UF1 {m.uf1:.4f}  UAR {m.uar:.4f}  "
-                f"({result.wall_time_s:.1f} s)", highlight=False, soft_wrap=True)
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"--seed {seed}: give a whole number, 0 or more")
+    for spec in keyframes:
+        KEYFRAME_STRATEGIES.create(spec)  # option values checked by the strategy itself
+    protocols = unique("--protocol", protocols, notes)
+    models = unique("--model", models, notes, MODELS.canonical)
+    keyframes = unique("--keyframes", keyframes, notes, KEYFRAME_STRATEGIES.canonical)
+    seeds = unique("--seed", seeds, notes)
+    selections = unique("--selection", selections, notes)
+    return [Cell(p, MODELS.canonical(m), KEYFRAME_STRATEGIES.canonical(k), s, sel, data=data)
+            for p in protocols for m in models for k in keyframes for s in seeds
+            for sel in selections]
 
 
 def make_executor(name: str, *, skip_completed: bool, address: str | None = None,
@@ -166,51 +149,188 @@ def _machine_has_gpu() -> bool:
     return torch.cuda.is_available()
 
 
-def describe_jobs(cells: Sequence[Cell], *, data_root: Path | None, results: Path,
-                  twin_scale: float, twin_seed: int, gpu_share: float | None = None) -> str:
-    """The expanded job matrix with each job's resources and whether a current record exists."""
+def plan_run(cells: Sequence[Cell], *, source: DataSource, results: Path, runner: Executor,
+             notes: Sequence[str] = ()) -> RunPlan:
+    """Every check that needs no data read: results folder, executor, data present.
+
+    Raises a one-line error when nothing would run (every protocol's data missing).
+    """
+    check_writable(results, "results folder", create=False)
+    ResultStore(results).check_layout()
+    preflight = getattr(runner, "preflight", None)
+    if preflight is not None:
+        preflight()  # e.g. a Ray --address that nothing listens on
+    missing = {pid: items for pid in dict.fromkeys(cell.protocol for cell in cells)
+               if (items := missing_data(get_protocol(pid), source))}
+    where = f"under {source.root}" if source.root else "as synthetic twins"
+    skipped = {pid: f"no {', '.join(items)} {where}" for pid, items in missing.items()}
+    usable = [cell for cell in cells if cell.protocol not in skipped]
+    plan = RunPlan(usable, skipped, source, Path(results), runner, list(notes))
+    if not usable:
+        raise ConfigError(nothing_to_run(plan, missing))
+    return plan
+
+
+def missing_data(protocol: Protocol, source: DataSource) -> list[str]:
+    """What the protocol needs from ``source`` and does not find there (folders, sample lists)."""
+    missing = []
+    for dataset in (DATASETS.get(name) for name in protocol.datasets):
+        if source.is_twin:
+            if dataset.write_twin is None:
+                missing.append(f"{dataset.folder}/ (it has no synthetic twin; pass --data-root)")
+            continue
+        folder = source.dataset_dir(dataset)
+        if not folder.is_dir():
+            missing.append(f"{dataset.folder}/")
+        elif not os.access(folder, os.R_OK | os.X_OK):
+            missing.append(f"{dataset.folder}/ (not readable: fix its permissions)")
+    absent_list = missing_sample_list(protocol, source)
+    if absent_list:
+        missing.append(absent_list.relative_to(source.root).as_posix())
+    return missing
+
+
+def nothing_to_run(plan: RunPlan, missing: dict[str, list[str]]) -> str:
+    wanted = sorted({item for items in missing.values() for item in items})
+    where = f"under {plan.source.root}" if plan.source.root else "as synthetic twins"
+    return (f"nothing to run: none of the {len(missing)} requested protocols has its data "
+            f"{where} (missing: {', '.join(wanted)}); check --data-root, or leave it out to "
+            "run on the synthetic twins")
+
+
+def load_data(plan: RunPlan, console: Console, *, generate_twins: bool = True) -> None:
+    """Read every dataset of the plan once (generating twins first), so that bad data stops the
+    run before anything is written. Twins are generated under a lock in the cache: two runs
+    never write the same twin at once."""
+    datasets = {name: DATASETS.get(name) for pid in plan.protocols
+                for name in get_protocol(pid).datasets}
+    if plan.source.is_twin:
+        if not generate_twins:
+            return
+        lock = cache_dir() / "twins" / ".generate.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(lock):
+            _read_datasets(datasets.values(), plan.source, console)
+    else:
+        _read_datasets(datasets.values(), plan.source, console)
+    for protocol_id in plan.protocols:
+        protocol = get_protocol(protocol_id)
+        labelled = protocol.label_samples(protocol_samples(protocol, plan.source))
+        _report_counts(protocol, labelled, plan.source, console)
+
+
+def _read_datasets(datasets, source: DataSource, console: Console) -> None:
+    for dataset in datasets:
+        if source.is_twin and not twin_is_current(dataset, source):
+            _say(console, f"generating the {dataset.title} twin at scale {source.twin_scale:g} "
+                          f"(once) in {source.dataset_dir(dataset)}")
+        fixes = load_dataset(dataset, source)[1]
+        if fixes:
+            _say(console, f"{dataset.title}: {len(fixes)} errata fixes applied (see mer-bench doctor)")
+
+
+def _say(console: Console, line: str) -> None:
+    console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _report_counts(protocol: Protocol, labelled: Sequence[LabelledSample], source: DataSource,
+                   console: Console) -> None:
+    scales = {twin_scale_of(source.dataset_dir(DATASETS.get(d))) for d in protocol.datasets}
+    n_subjects = len({item.sample.subject_key for item in labelled})
+    kind = ("real data" if scales == {None}
+            else "synthetic twin, scale " + ", ".join(f"{s:g}" for s in scales if s is not None))
+    _say(console, f"{protocol.id}: {len(labelled)} samples, {n_subjects} subjects ({kind})")
+    problems = protocol.check_counts(labelled)
+    if problems and scales - {None, 1.0}:
+        _say(console, "  counts differ from the published ones, as expected for a scaled twin")
+        return
+    for line in problems:
+        _say(console, f"  count check: {line}")
+
+
+class ProgressDisplay:
+    """One bar over jobs and one over the folds of the current job."""
+
+    def __init__(self, progress: Progress, n_jobs: int) -> None:
+        self.progress = progress
+        self.jobs = progress.add_task("jobs", total=n_jobs)
+        self.folds = progress.add_task("folds", total=None)
+
+    def job_started(self, job: Job, folds: int | None = None) -> None:
+        self.progress.update(self.folds, completed=0, total=folds,
+                             description=job.cell.cell_id)
+
+    def fold_done(self, done: int, total: int) -> None:
+        self.progress.update(self.folds, completed=done, total=total)
+
+    def job_done(self, job: Job, result: JobResult | None) -> None:
+        self.progress.advance(self.jobs)
+        if result is not None:
+            m = result.metrics
+            self.progress.console.print(
+                f"{job.cell.cell_id}: acc {m.accuracy:.4f}  UF1 {m.uf1:.4f}  UAR {m.uar:.4f}  "
+                f"({result.wall_time_s:.1f} s)", highlight=False, markup=False, soft_wrap=True)
+
+
+def describe_plan(plan: RunPlan, *, gpu_share: float | None = None) -> str:
+    """The job matrix with each job's resources and whether a current record exists, then the
+    protocols that will be skipped and why."""
     from tabulate import tabulate
 
     from mer_bench.execute.job import completed_record
 
-    source = resolve_data_source(data_root, twin_scale, twin_seed)
-    store = ResultStore(results)
+    store = ResultStore(plan.results)
     rows = []
-    for cell in cells:
+    for cell in plan.cells:
         resources = MODELS.get(cell.model).resources
-        job = Job(cell, source)
+        job = Job(cell, plan.source)
         status = ("done" if completed_record(job, store) else
                   "stale record" if store.has(cell) else "to run")
         rows.append([cell.protocol, cell.model, cell.keyframes, cell.seed, cell.selection,
                      f"{resources.get('cpu', 1):g}",
                      f"{resources.get('gpu', 0) if gpu_share is None else gpu_share:g}", status])
     table = tabulate(rows, headers=["protocol", "model", "keyframes", "seed", "selection", "cpus",
-                                    "gpu share", "status"])
+                                    "gpu share", "status"], disable_numparse=True)
     to_run = sum(row[-1] != "done" for row in rows)
-    data = "real data under " + str(source.root) if source.root else f"twins x{twin_scale:g}"
-    return (f"{table}\n{len(rows)} jobs on {data}; {to_run} to run, {len(rows) - to_run} with a "
-            "current record (reused with --skip-completed). A GPU share applies only where the "
-            "cluster has GPUs.")
+    source = plan.source
+    data = (f"real data under {source.root}" if source.root else
+            f"synthetic twins at scale {source.twin_scale:g}, seed {source.twin_seed}")
+    lines = [table, f"{len(rows)} jobs on {data} (records in {store.records_dir / plan.cells[0].data}); "
+                    f"{to_run} to run, {len(rows) - to_run} with a current record (reused with "
+                    "--skip-completed). A GPU share applies only where the cluster has GPUs."]
+    lines += [f"skipped {pid}: {reason}" for pid, reason in plan.skipped.items()]
+    return "\n".join(lines)
 
 
-def run_cells(cells: Sequence[Cell], *, data_root: Path | None, results: Path,
-              twin_scale: float, twin_seed: int, runner: Executor,
-              console: Console) -> list[JobResult]:
-    source = resolve_data_source(data_root, twin_scale, twin_seed)
-    cells = _usable_cells(cells, source, console)
-    check_writable(results, "results folder")
-    jobs = [Job(cell, source) for cell in cells]
+def run_plan(plan: RunPlan, *, console: Console) -> list[JobResult]:
+    """Load the data, run every job, publish the leaderboards (under the results folder's lock)."""
+    for pid, reason in plan.skipped.items():
+        _say(console, f"skipping {pid}: {reason}")
+    load_data(plan, console)
+    results = check_writable(plan.results, "results folder")
     store = ResultStore(results)
+    jobs = [Job(cell, plan.source) for cell in plan.cells]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     try:
         with Progress(*columns, console=console, transient=True) as progress:
-            records = runner.run(jobs, store, ProgressDisplay(progress, len(jobs)))
+            records = plan.runner.run(jobs, store, ProgressDisplay(progress, len(jobs)))
     except TrialsFailed:
-        finished = store.load_all()
-        if finished:  # publish what did finish; the failure is still the exit status
-            publish(finished, results, records_dir=store.records_dir)
+        publish_store(store, allow_empty=True)  # what did finish; the failure is the exit status
         raise
-    path = publish(store.load_all(), results, records_dir=store.records_dir)
-    console.print(f"wrote {len(records)} records and {path}")
+    path = publish_store(store)
+    _say(console, f"wrote {len(records)} records and {path}")
     return records
+
+
+def publish_store(store: ResultStore, *, allow_empty: bool = False) -> Path | None:
+    """Regenerate the leaderboards from every record of the store, holding its lock, so that two
+    runs publishing at once never leave pages that disagree."""
+    if not store.records_dir.is_dir():  # nothing to lock, nothing to publish
+        return None if allow_empty else publish([], store.root, records_dir=store.records_dir)
+    with store.lock():
+        records = store.load_all()
+        if not records and allow_empty:
+            return None
+        return publish(records, store.root, records_dir=store.records_dir)
+

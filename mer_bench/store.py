@@ -1,9 +1,13 @@
 """Versioned result records (one per benchmark cell) and the on-disk store that writes them atomically.
 
-Layout: ``<root>/records/<protocol>/<model>/<keyframes>/seed<k>/`` holding ``record.json`` (every
-field but the tables, plus ``schema_version``), ``predictions.parquet`` and, when recorded,
-``keyframes.parquet``. A record directory is built beside its target and renamed into place, so a
-reader sees the old record whole, the new record whole, or (for a new cell) nothing.
+Layout: ``<root>/records/<data>/<protocol>/<model>/<keyframes>/seed<k>/`` holding ``record.json``
+(every field but the tables, plus ``schema_version``), ``predictions.parquet`` and, when recorded,
+``keyframes.parquet``. ``<data>`` names the data source (`data_key`: a twin's scale and seed, or a
+real data root), so records made on different data never share a path. A record directory is
+built beside its target and renamed into place, so a reader sees the old record whole, the new
+record whole, or (for a new cell) nothing. Writers and publishers of one results folder take its
+lock file (`ResultStore.lock`), so concurrent runs lose no record and never interleave a
+leaderboard.
 """
 
 from __future__ import annotations
@@ -12,23 +16,31 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
+import tempfile
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from urllib.parse import quote
 
 import pandas as pd
+from filelock import FileLock
 
 import mer_bench
 from mer_bench.errors import ConfigError, DataError
 from mer_bench.metrics import Metrics
 
-SCHEMA_VERSION = 1
+if TYPE_CHECKING:
+    from mer_bench.datasource import DataSource
+
+# 2: the data source joined a cell's identity (``cell.data``, and the record path below it)
+SCHEMA_VERSION = 2
+LOCK_FILE = ".lock"  # in records/, where dot-names are never records
 
 RECORD_FILE = "record.json"
 PREDICTIONS_FILE = "predictions.parquet"
@@ -49,18 +61,35 @@ DEFAULT_SELECTION = "fixed-epochs"
 SELECTION_MODES = ("fixed-epochs", "optuna-nested", "oracle")
 
 
+def data_key(source: "DataSource") -> str:
+    """The data source as a record path component: ``twin-scale0.15-seed0`` for synthetic twins,
+    ``real-<folder>-<hash of its absolute path>`` for a real data root.
+
+    A twin's generator version is not part of it: a new generator makes the old twin's records
+    stale (their config hash differs), and a re-run replaces them.
+    """
+    if source.root is None:
+        return f"twin-scale{source.twin_scale:g}-seed{source.twin_seed}"
+    root = Path(source.root).expanduser().resolve()
+    digest = hashlib.sha256(str(root).encode("utf-8")).hexdigest()[:8]
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", root.name).strip("-") or "root"
+    return f"real-{name}-{digest}"
+
+
 @dataclass(frozen=True)
 class Cell:
-    """One cell of the benchmark: (protocol, model, keyframe strategy, seed, selection mode)."""
+    """One cell of the benchmark: (protocol, model, keyframe strategy, seed, selection mode) on a
+    data source (``data``, see `data_key`)."""
 
     protocol: str
     model: str
     keyframes: str
     seed: int
     selection: str = DEFAULT_SELECTION
+    data: str = field(kw_only=True)
 
     def __post_init__(self) -> None:
-        for name in ("protocol", "model", "keyframes"):
+        for name in ("protocol", "model", "keyframes", "data"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise ValueError(f"Cell.{name} must be a non-empty string, got {value!r}")
@@ -78,12 +107,13 @@ class Cell:
 
     @property
     def cell_id(self) -> str:
-        return f"{self.protocol}/{self.model}/{self.keyframes}/{self.seed_dir}"
+        return f"{self.data}/{self.protocol}/{self.model}/{self.keyframes}/{self.seed_dir}"
 
     @property
     def relpath(self) -> Path:
         """Directory of this cell's record below ``records/``; safe on any filesystem."""
         return Path(
+            _path_component(self.data),
             _path_component(self.protocol),
             _path_component(self.model),
             _path_component(self.keyframes),
@@ -92,12 +122,12 @@ class Cell:
 
     def to_dict(self) -> dict[str, Any]:
         return {"protocol": self.protocol, "model": self.model, "keyframes": self.keyframes, "seed": self.seed,
-                "selection": self.selection}
+                "selection": self.selection, "data": self.data}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Cell:
         return cls(str(data["protocol"]), str(data["model"]), str(data["keyframes"]), int(data["seed"]),
-                   str(data.get("selection", DEFAULT_SELECTION)))
+                   str(data.get("selection", DEFAULT_SELECTION)), data=str(data["data"]))
 
 
 def _path_component(name: str) -> str:
@@ -259,26 +289,48 @@ def atomic_write_text(path: Path, text: str) -> None:
         temp.unlink(missing_ok=True)
 
 
-def check_writable(path: Path, what: str) -> Path:
-    """``path`` made absolute and proven writable (created if absent), or a one-line error."""
+def check_writable(path: Path, what: str, *, create: bool = True) -> Path:
+    """``path`` made absolute and proven writable, or a one-line error.
+
+    ``create=True`` creates the folder; ``create=False`` leaves nothing behind (the check of a run
+    that may still stop before it writes): the nearest existing folder on the path is probed.
+    """
     path = Path(path).expanduser().resolve()
-    probe = path / f".write-test-{uuid.uuid4().hex[:8]}"
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe.write_text("")
-        probe.unlink()
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        existing = next(p for p in (path, *path.parents) if p.exists())
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "a file is in the way", str(existing))
+        os.rmdir(tempfile.mkdtemp(prefix=".write-test-", dir=existing))
     except OSError as error:
         raise ConfigError(f"{what} {path} is not writable ({error.strerror or error}); "
                           "choose a folder you can write to") from None
     return path
 
 
+# below records/<data>/: protocol / model / keyframes / seed dir / record.json
+RECORD_GLOB = f"*/*/*/*/{RECORD_FILE}"
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
 class ResultStore:
-    """Result records under ``<root>/records/``: atomic writes, validated loads."""
+    """Result records under ``<root>/records/``: atomic writes, validated loads, one lock."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.records_dir = self.root / "records"
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the results folder's lock: record writes and publishing take it, so two runs
+        writing one folder never interleave (an OS file lock: released if a process dies)."""
+        self.records_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(self.records_dir / LOCK_FILE):
+            yield
 
     def path_of(self, cell: Cell) -> Path:
         return self.records_dir / cell.relpath
@@ -290,14 +342,15 @@ class ResultStore:
         """Write ``result`` as its cell's record, replacing any previous one whole; returns its directory."""
         _check_writable(result)
         target = self.path_of(result.cell)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:12]}")
-        try:
-            temp.mkdir()
-            self._write_files(result, temp)
-            self._swap_into_place(temp, target)
-        finally:
-            shutil.rmtree(temp, ignore_errors=True)
+        with self.lock():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:12]}")
+            try:
+                temp.mkdir()
+                self._write_files(result, temp)
+                self._swap_into_place(temp, target)
+            finally:
+                shutil.rmtree(temp, ignore_errors=True)
         return target
 
     def _write_files(self, result: JobResult, directory: Path) -> None:
@@ -332,16 +385,18 @@ class ResultStore:
 
     def sweep_unfinished(self) -> None:
         """Clean up after a writer killed mid-write: delete half-built records, and put back a
-        replaced record whose replacement never arrived. Call only when no other run writes here."""
+        replaced record whose replacement never arrived. Safe while other runs write here:
+        their writes hold the lock this takes."""
         if not self.records_dir.is_dir():
             return
-        for path in sorted(self.records_dir.glob("*/*/*/.*")):
-            name, _, kind = path.name[1:].rpartition(".")
-            target = path.with_name(name)
-            if kind.startswith("old-") and not target.exists():
-                os.replace(path, target)
-            elif kind.startswith(("tmp-", "old-")):
-                shutil.rmtree(path, ignore_errors=True)
+        with self.lock():
+            for path in sorted(self.records_dir.glob(f"{RECORD_GLOB.rsplit('/', 1)[0]}/.*")):
+                name, _, kind = path.name[1:].rpartition(".")
+                target = path.with_name(name)
+                if kind.startswith("old-") and not target.exists():
+                    os.replace(path, target)
+                elif kind.startswith(("tmp-", "old-")):
+                    shutil.rmtree(path, ignore_errors=True)
 
     def load(self, cell: Cell) -> JobResult:
         directory = self.path_of(cell)
@@ -349,14 +404,37 @@ class ResultStore:
             raise DataError(f"{directory}: no result record for {cell.cell_id}; run that cell first")
         return _load_record(directory)
 
-    def load_all(self) -> list[JobResult]:
-        """Every record in the store, sorted by cell id; in-flight temporary directories are skipped."""
+    def check_layout(self) -> None:
+        """A one-line error if the folder holds records in the layout before data sources had
+        their own folder (``records/<protocol>/<model>/<keyframes>/seed<k>/``)."""
+        old = sorted(self.records_dir.glob(f"*/*/*/*/{RECORD_FILE}"))
+        old = [path for path in old if not _hidden(path.relative_to(self.records_dir))]
+        if old:
+            example = old[0].parent.relative_to(self.root)
+            raise DataError(
+                f"{self.records_dir}: {len(old)} records in the old layout without a data-source "
+                f"folder (e.g. {example.as_posix()}); move them out of {self.records_dir} or "
+                "delete them, then run again: mer-bench now keeps each data source apart "
+                "(records/<data>/<protocol>/...)")
+
+    def load_all(self, *, data: str | None = None) -> list[JobResult]:
+        """Every record in the store (or those of one data source), sorted by cell id; in-flight
+        temporary directories are skipped."""
+        self.check_layout()
+        pattern = f"{_path_component(data) if data else '*'}/{RECORD_GLOB}"
         results = [
             _load_record(path.parent)
-            for path in self.records_dir.glob(f"*/*/*/*/{RECORD_FILE}")
-            if not any(part.startswith(".") for part in path.relative_to(self.records_dir).parts)
+            for path in self.records_dir.glob(pattern)
+            if not _hidden(path.relative_to(self.records_dir))
         ]
         return sorted(results, key=lambda result: result.cell.cell_id)
+
+    def data_sources(self) -> list[str]:
+        """The data sources (`data_key`) that have records here."""
+        self.check_layout()
+        return sorted({path.relative_to(self.records_dir).parts[0]
+                       for path in self.records_dir.glob(f"*/{RECORD_GLOB}")
+                       if not _hidden(path.relative_to(self.records_dir))})
 
 
 def _read_record_json(path: Path) -> dict[str, Any]:
@@ -427,11 +505,6 @@ def _load_record(directory: Path) -> JobResult:
     return result
 
 
-def utc_now_iso() -> str:
-    """The current time as an ISO-8601 UTC string, for ``JobResult.started_at``."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def git_commit() -> str | None:
     """HEAD commit of the repository mer-bench runs from; None outside git or without git."""
     try:
@@ -449,10 +522,14 @@ def git_commit() -> str | None:
     return commit if completed.returncode == 0 and commit else None
 
 
+# Everything that can change a number: training, data reading (spreadsheets, frames, flow), search.
 _DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "mer_bench": ("mer-bench",),
     "torch": ("torch",),
+    "torchvision": ("torchvision",),
+    "timm": ("timm",),
     "numpy": ("numpy",),
+    "scipy": ("scipy",),
     "scikit-learn": ("scikit-learn",),
     "opencv": (
         "opencv-contrib-python-headless",
@@ -461,6 +538,10 @@ _DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
         "opencv-python",
     ),
     "pandas": ("pandas",),
+    "pyarrow": ("pyarrow",),
+    "openpyxl": ("openpyxl",),
+    "optuna": ("optuna",),
+    "ray": ("ray",),
 }
 
 

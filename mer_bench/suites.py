@@ -1,4 +1,4 @@
-"""Named suites (protocols/suites.yaml): which cells `mer-bench run --suite S` expands to."""
+"""Named suites (protocol_files/suites.yaml): which cells `mer-bench run --suite S` expands to."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ from dataclasses import dataclass
 import yaml
 
 from mer_bench.errors import ConfigError
-from mer_bench.protocols import protocols_dir
+from mer_bench import protocol_files
 from mer_bench.registry import Registry
+
+# The twin scale of the training commands (run, tune, visualize) unless --twin-scale or a suite says
+# otherwise: small enough that LOSO over every protocol finishes on a laptop. The data commands
+# (synth, reselect, reselection-study, protocols --check) default to full-size twins, FULL_TWIN_SCALE.
+DEFAULT_TWIN_SCALE = 0.15
+FULL_TWIN_SCALE = 1.0
 
 
 @dataclass(frozen=True)
@@ -22,7 +28,7 @@ class Suite:
     # model selection modes (fixed-epochs, oracle); oracle only to measure its inflation
     selections: tuple[str, ...] = ("fixed-epochs",)
     # twins are generated at this fraction of the real datasets' size unless --twin-scale says
-    twin_scale: float = 1.0
+    twin_scale: float = DEFAULT_TWIN_SCALE
 
     def protocol_ids(self) -> list[str]:
         """The suite's protocols; entries may be globs ('*', 'casme2-*') over registered ids."""
@@ -37,7 +43,7 @@ class Suite:
 
 
 def suite_registry() -> Registry[Suite]:
-    path = protocols_dir() / "suites.yaml"
+    path = protocol_files.folder() / "suites.yaml"
     registry: Registry[Suite] = Registry("suite")
     try:
         document = yaml.safe_load(path.read_text()) or {}
@@ -53,7 +59,7 @@ def suite_registry() -> Registry[Suite]:
                 keyframes=tuple(body["keyframes"]),
                 seeds=tuple(int(s) for s in body["seeds"]),
                 selections=tuple(body.get("selections", ["fixed-epochs"])),
-                twin_scale=float(body.get("twin_scale", 1.0)),
+                twin_scale=float(body.get("twin_scale", DEFAULT_TWIN_SCALE)),
             ))
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigError(f"{path}: suite {name!r} is malformed ({error}); it needs "

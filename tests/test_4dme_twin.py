@@ -18,7 +18,7 @@ from mer_bench.protocols import Protocol, load_protocol_file, normalise_label
 from mer_bench.synth.truth import TRUTH_FILE, load_truth
 
 SCALE = 0.05
-PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols" / "4dme.yaml"
+PROTOCOLS = Path(__file__).resolve().parents[1] / "mer_bench" / "protocol_files" / "4dme.yaml"
 
 
 @pytest.fixture(scope="module")

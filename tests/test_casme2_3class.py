@@ -1,6 +1,6 @@
 """CASME II 3-class, MMNet / GAMDSS variant: its YAML entry against the twin's spec and plans.
 
-The entry is kept inline so the test stands alone; once it is in protocols/casme2.yaml the last
+The entry is kept inline so the test stands alone; once it is in mer_bench/protocol_files/casme2.yaml the last
 test checks the two agree.
 """
 
@@ -38,7 +38,7 @@ ENTRY = """\
         63 + 27 + 6 fear/sadness = 96; sub18 has only 'others' rows, hence 25 subjects
 """
 DOCUMENT = "dataset: casme2\nprotocols:\n" + ENTRY
-REPO_FILE = Path(__file__).resolve().parents[1] / "protocols" / "casme2.yaml"
+REPO_FILE = Path(__file__).resolve().parents[1] / "mer_bench" / "protocol_files" / "casme2.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from mer_bench.synth.casme3 import (
 )
 from mer_bench.synth.truth import TRUTH_FILE, load_truth
 
-PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols" / "casme3.yaml"
+PROTOCOLS = Path(__file__).resolve().parents[1] / "mer_bench" / "protocol_files" / "casme3.yaml"
 SMALL = 0.03  # 4 subjects, 28 clips
 
 

@@ -23,7 +23,7 @@ from mer_bench.synth.casme_sq import (
 )
 from mer_bench.synth.truth import TRUTH_FILE, load_truth
 
-PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols" / "casme-sq.yaml"
+PROTOCOLS = Path(__file__).resolve().parents[1] / "mer_bench" / "protocol_files" / "casme-sq.yaml"
 SMALL = 0.1  # 4 subjects, 8 micro clips
 
 

@@ -23,7 +23,7 @@ from mer_bench.synth.casme import (
 from mer_bench.synth.truth import TRUTH_FILE, load_truth
 
 SCALE = 0.1
-PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols" / "casme.yaml"
+PROTOCOLS = Path(__file__).resolve().parents[1] / "mer_bench" / "protocol_files" / "casme.yaml"
 
 
 @pytest.fixture(scope="module")

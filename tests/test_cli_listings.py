@@ -20,7 +20,7 @@ def test_models_lists_ststnet_with_its_parameter_count(cli):
 
 
 def test_synth_writes_a_twin_the_real_reader_reads(cli, tmp_path):
-    code, out, err = cli("synth", "casme2", "--out", tmp_path, "--scale", "0.1", "--seed", "3")
+    code, out, err = cli("synth", "casme2", "--out", tmp_path, "--twin-scale", "0.1", "--twin-seed", "3")
     assert code == 0, err
     samples = read_casme2(tmp_path / "CASME2")
     assert len({s.subject for s in samples}) == 4
@@ -28,7 +28,7 @@ def test_synth_writes_a_twin_the_real_reader_reads(cli, tmp_path):
 
 def test_synth_refuses_to_overwrite(cli, tmp_path):
     (tmp_path / "CASME2").mkdir()
-    code, _, err = cli("synth", "casme2", "--out", tmp_path, "--scale", "0.1")
+    code, _, err = cli("synth", "casme2", "--out", tmp_path, "--twin-scale", "0.1")
     assert code == 2 and "already exists" in err
 
 

@@ -48,7 +48,7 @@ def make_result(
     })
     config = {"model": model, "keyframes": keyframes, "epochs": 40, "selection": selection}
     return JobResult(
-        cell=Cell(protocol, model, keyframes, seed, selection),
+        cell=Cell(protocol, model, keyframes, seed, selection, data="twin-scale1-seed0"),
         protocol_version=version,
         protocol_hash=protocol_hash,
         config=config,
@@ -228,7 +228,8 @@ def test_write_comparison_writes_traceable_csv_markdown_and_a_deterministic_plot
     assert "](annotated-vs-gamdss.png)" in markdown
     csv = pd.read_csv(tmp_path / "a" / "annotated-vs-gamdss.csv", dtype=str)
     ststnet = csv.set_index("model").loc["ststnet"]
-    assert ststnet["cells_annotated"] == "casme2-3class/ststnet/annotated/seed0 casme2-3class/ststnet/annotated/seed1"
+    assert ststnet["cells_annotated"] == ("twin-scale1-seed0/casme2-3class/ststnet/annotated/seed0 "
+                                          "twin-scale1-seed0/casme2-3class/ststnet/annotated/seed1")
     expected_hashes = [r.config_hash for r in results if r.cell.model == "ststnet" and r.cell.keyframes == "gamdss"]
     assert ststnet["config_hashes_gamdss"].split() == expected_hashes
     assert ststnet["protocol_version"] == "1" and ststnet["protocol_hash"] == "b" * 64
@@ -286,7 +287,8 @@ def test_cli_empty_results_folder(tmp_path: Path, cli) -> None:
 
 def test_cli_strategy_never_run_names_the_present_ones(tmp_path: Path, cli) -> None:
     root = stored(tmp_path / "results", two_sided("ststnet", HALF_RIGHT, ALL_RIGHT))
-    assert_one_line_error(cli("compare", "--strategies", "annotated,truth", "--results", root),
+    assert_one_line_error(cli("compare", "--keyframes", "annotated", "--keyframes", "truth",
+                              "--results", root),
                           "'truth'", "strategies present: annotated, gamdss")
     assert not (root / "compare").exists()
 
@@ -296,7 +298,7 @@ def test_cli_mixed_protocol_versions_name_the_cells(tmp_path: Path, cli) -> None
     results[0] = make_result("annotated", 0, HALF_RIGHT, version="2", protocol_hash="d" * 64)
     root = stored(tmp_path / "results", results)
     assert_one_line_error(cli("compare", "--with-reselection", "--results", root),
-                          "casme2-3class", "version 2 hash dddddddddddd in casme2-3class/ststnet/annotated/seed0",
+                          "casme2-3class", "version 2 hash dddddddddddd in twin-scale1-seed0/casme2-3class/ststnet/annotated/seed0",
                           "re-run the stale cells or remove their records")
     assert not (root / "compare").exists()
 
@@ -307,6 +309,6 @@ def test_cli_nothing_to_pair(tmp_path: Path, cli) -> None:
     assert not (root / "compare").exists()
 
 
-@pytest.mark.parametrize("args", [(), ("--with-reselection", "--oracle"), ("--oracle", "--strategies", "a,b")])
+@pytest.mark.parametrize("args", [(), ("--with-reselection", "--oracle"), ("--oracle", "--keyframes", "a", "--keyframes", "b")])
 def test_cli_needs_exactly_one_mode(tmp_path: Path, cli, args) -> None:
     assert_one_line_error(cli("compare", *args, "--results", tmp_path), "exactly one of")

@@ -210,7 +210,7 @@ def test_options_are_parsed_from_a_strategy_spec() -> None:
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("gamdss[bogus=1]", "unexpected keyword"),
+    ("gamdss[bogus=1]", "unknown option .bogus."),
     ("gamdss[distance=sound]", "distance 'sound' is unknown"),
     ("gamdss[window_fraction=0.9]", "out of range"),
     ("gamdss-legacy[distance=flow]", "reproduces the reference's pixel difference"),

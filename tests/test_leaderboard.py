@@ -44,6 +44,14 @@ STSTNET = {"params": 1_683, "flops": 679_776}
 RESNET = {"params": 11_178_051, "flops": None}
 
 
+def data_key_of(data_source: str) -> str:
+    """The records folder of a data source (what `store.data_key` names its source)."""
+    if not data_source.startswith("twin:"):
+        return "real-data-00000000"
+    fields = dict(part.split("=") for part in data_source.split(":") if "=" in part)
+    return f"twin-scale{fields['scale']}-seed{fields['seed']}"
+
+
 def make_result(
     protocol: str = "casme2-3class",
     model: str = "ststnet",
@@ -83,7 +91,7 @@ def make_result(
     config = {"protocol": protocol, "model": model, "keyframes": keyframes, "seed": seed,
               "selection": selection}
     return JobResult(
-        cell=Cell(protocol, model, keyframes, seed, selection),
+        cell=Cell(protocol, model, keyframes, seed, selection, data=data_key_of(data_source)),
         protocol_version=version,
         protocol_hash=protocol_hash,
         config=config,
@@ -641,8 +649,9 @@ def test_stale_pages_and_plots_are_removed_but_other_files_stay(results_copy: Pa
     own_page.write_text("my notes\n")
     own_plot = results_copy / "plots" / "confusion" / "mine.png"
     own_plot.write_bytes(b"\x89PNG not generated")
-    shutil.rmtree(results_copy / "records" / "megc2019-3class")
-    shutil.rmtree(results_copy / "records" / "casme2-3class" / "timm%3Aresnet18")
+    records = results_copy / "records" / "twin-scale0.15-seed0"
+    shutil.rmtree(records / "megc2019-3class")
+    shutil.rmtree(records / "casme2-3class" / "timm%3Aresnet18")
     generate(results_copy)
     assert not (results_copy / "leaderboards" / "megc2019.md").exists()
     assert not (results_copy / "leaderboards" / "megc2019.csv").exists()
@@ -715,7 +724,8 @@ def test_mixed_protocol_versions_are_refused_and_nothing_changes(results_copy: P
         generate(results_copy)
     message = str(error.value)
     assert "casme2-3class" in message and "protocol versions" in message
-    assert "casme2-3class/ststnet/gamdss/seed7" in message and "version 0.9" in message
+    assert "twin-scale0.15-seed0/casme2-3class/ststnet/gamdss/seed7" in message
+    assert "version 0.9" in message
     assert "re-run" in message and "delete" in message
     code, _, err = cli("leaderboard", "--results", results_copy)
     assert code == 2 and len(err.strip().splitlines()) == 1
@@ -726,7 +736,8 @@ def test_same_version_with_another_hash_is_refused() -> None:
     # the hashes differ in their last character only: compared whole, not as shown prefixes
     runs = [make_result(seed=0), make_result(seed=1, protocol_hash="5eed0000c0ffee0f")]
     with pytest.raises(DataError, match=r"records mix protocol versions .*"
-                                        r"hash 5eed0000c0ffee0f in casme2-3class/ststnet/annotated/seed1"):
+                                        r"hash 5eed0000c0ffee0f in twin-scale0.15-seed0/casme2-3class/"
+                                        r"ststnet/annotated/seed1"):
         leaderboard_table(runs)
 
 
@@ -739,11 +750,13 @@ def test_records_on_different_data_are_grouped_not_refused() -> None:
 
 def test_different_test_sets_in_one_table_are_refused() -> None:
     runs = [make_result(seed=0), make_result(seed=1, samples=15)]
-    with pytest.raises(DataError, match=r"casme2-3class/ststnet/annotated/seed0 and casme2-3class/ststnet/"
-                                        r"annotated/seed1 scored different test samples"):
+    with pytest.raises(DataError, match=r"twin-scale0.15-seed0/casme2-3class/ststnet/annotated/seed0 and "
+                                        r"twin-scale0.15-seed0/casme2-3class/ststnet/annotated/"
+                                        r"seed1 scored different test samples"):
         leaderboard_table(runs)
 
 
 def test_duplicate_cells_are_refused() -> None:
-    with pytest.raises(DataError, match="two records for cell casme2-3class/ststnet/annotated/seed0"):
+    with pytest.raises(DataError, match="two records for cell twin-scale0.15-seed0/casme2-3class/"
+                                        "ststnet/annotated/seed0"):
         leaderboard_table([make_result(), make_result()])

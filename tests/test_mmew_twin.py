@@ -30,7 +30,7 @@ from mer_bench.synth.mmew import (
 from mer_bench.synth.plan import ClipPlan
 from mer_bench.synth.truth import TRUTH_FILE, load_truth
 
-PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols" / "mmew.yaml"
+PROTOCOLS = Path(__file__).resolve().parents[1] / "mer_bench" / "protocol_files" / "mmew.yaml"
 SMALL_SCALE = 0.1
 
 

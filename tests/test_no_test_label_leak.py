@@ -10,7 +10,7 @@ from mer_bench import datasource
 from mer_bench.datasource import resolve_data_source
 from mer_bench.execute import Job, run_job
 from mer_bench.protocols import get_protocol
-from mer_bench.store import Cell
+from mer_bench.store import Cell, data_key
 
 
 @pytest.mark.parametrize("keyframes", ["annotated", "gamdss"])
@@ -18,7 +18,7 @@ def test_poisoned_test_subject_labels_leave_its_predictions_unchanged(
         keyframes, tiny_twin_root, monkeypatch):
     source = resolve_data_source(tiny_twin_root)
     protocol = get_protocol("casme2-5class")
-    job = Job(Cell("casme2-5class", "ststnet", keyframes, 0), source)
+    job = Job(Cell("casme2-5class", "ststnet", keyframes, 0, data=data_key(source)), source)
     clean = run_job(job)
 
     victim = clean.predictions["subject"].iloc[0]

@@ -55,7 +55,7 @@ def test_subject_overlap_is_caught():
 
 
 def test_changing_the_class_map_changes_the_hash(tmp_path):
-    text = (Path(__file__).parents[1] / "protocols" / "casme2.yaml").read_text()
+    text = (Path(__file__).parents[1] / "mer_bench" / "protocol_files" / "casme2.yaml").read_text()
     changed = tmp_path / "casme2.yaml"
     changed.write_text(text.replace("others: others", "others: disgust"))
     original = get_protocol("casme2-5class")

@@ -18,14 +18,19 @@ from rich.console import Console
 from mer_bench.datasource import resolve_data_source
 from mer_bench.execute.job import Job
 from mer_bench.execute.local import LocalExecutor
-from mer_bench.store import Cell, ResultStore
+from mer_bench.store import Cell, ResultStore, data_key
 
 pytestmark = pytest.mark.ray
 pytest.importorskip("ray")
 
 PROTOCOL = "casme2-5class"
-CELLS = [Cell(PROTOCOL, "ststnet", keyframes, seed)
-         for seed in (0, 1) for keyframes in ("annotated", "gamdss")]
+CELLS = [(keyframes, seed) for seed in (0, 1) for keyframes in ("annotated", "gamdss")]
+
+
+def cells_on(root: Path, pairs=CELLS) -> list[Cell]:
+    """The cells of ``pairs`` (keyframes, seed) on the data root ``root``."""
+    data = data_key(resolve_data_source(root))
+    return [Cell(PROTOCOL, "ststnet", keyframes, seed, data=data) for keyframes, seed in pairs]
 CLI = [sys.executable, "-c", "from mer_bench.cli import main; main()"]
 
 
@@ -58,7 +63,8 @@ def local_records(tiny_twin_root, tmp_path_factory):
     """The reference: CELLS run by the local executor."""
     store = ResultStore(tmp_path_factory.mktemp("local"))
     source = resolve_data_source(tiny_twin_root, 1.0, 0)
-    records = LocalExecutor().run([Job(cell, source) for cell in CELLS], store, InFlight())
+    records = LocalExecutor().run([Job(cell, source) for cell in cells_on(tiny_twin_root)], store,
+                                  InFlight())
     return {record.cell: record for record in records}
 
 
@@ -82,10 +88,11 @@ def run_ray(cells, root, results, **options):
 
 def test_ray_and_local_executors_store_identical_records(ray_session, tiny_twin_root, tmp_path,
                                                          local_records):
-    records, progress = run_ray(CELLS, tiny_twin_root, tmp_path)
+    cells = cells_on(tiny_twin_root)
+    records, progress = run_ray(cells, tiny_twin_root, tmp_path)
 
-    assert [r.cell for r in records] == CELLS
-    assert sorted(progress.finished, key=str) == sorted(CELLS, key=str)
+    assert [r.cell for r in records] == cells
+    assert sorted(progress.finished, key=str) == sorted(cells, key=str)
     assert_same_numbers(ResultStore(tmp_path).load_all(), local_records)
 
 
@@ -95,7 +102,7 @@ def test_jobs_pack_onto_a_declared_gpu_by_their_share(ray_session, tiny_twin_roo
     # The session's Ray declares 1 GPU and 4 CPUs; ststnet asks for 1 CPU, so the GPU share is
     # what limits concurrency. No CUDA here: the trials still train, on the CPU.
     assert ray_session.cluster_resources()["GPU"] == 1
-    cells = [Cell(PROTOCOL, "ststnet", "annotated", seed) for seed in range(3)]
+    cells = cells_on(tiny_twin_root, [("annotated", seed) for seed in range(3)])
     records, progress = run_ray(cells, tiny_twin_root, tmp_path, gpu_share=share)
 
     assert progress.most == expected
@@ -105,7 +112,8 @@ def test_jobs_pack_onto_a_declared_gpu_by_their_share(ray_session, tiny_twin_roo
 def test_without_gpus_a_job_reserves_cpus_only():
     from mer_bench.execute.ray_tune import job_resources
 
-    job = Job(Cell(PROTOCOL, "ststnet", "annotated", 0), resolve_data_source(None, 0.15, 0))
+    source = resolve_data_source(None, 0.15, 0)
+    job = Job(Cell(PROTOCOL, "ststnet", "annotated", 0, data=data_key(source)), source)
     assert job_resources(job, gpus_available=False) == {"cpu": 1.0, "gpu": 0.0}
     assert job_resources(job, gpus_available=True) == {"cpu": 1.0, "gpu": 0.25}
     assert job_resources(job, gpus_available=True, gpu_share=0.5)["gpu"] == 0.5
@@ -142,7 +150,8 @@ def test_a_killed_ray_run_resumes_without_repeats_or_losses(ray_session, tiny_tw
     assert code == 0, err
     dirs = record_dirs(results)
     assert len(dirs) == len(CELLS)  # each cell exactly once
-    assert not [p for p in (results / "records").rglob(".*")]  # no half-written leftovers
+    leftovers = [p for p in (results / "records").rglob(".*") if p.name != ".lock"]
+    assert not leftovers  # no half-written records (.lock is the folder's lock file)
     for path, mtime in survivors.items():  # finished jobs were not run again
         assert (path / "record.json").stat().st_mtime_ns == mtime
     assert_same_numbers(ResultStore(results).load_all(), local_records)
@@ -213,6 +222,7 @@ def test_a_multi_node_cluster_joined_by_address_matches_local(two_node_cluster, 
     (["--address", "127.0.0.1:1"], "cannot reach a Ray cluster at --address 127.0.0.1:1"),
     (["--num-gpus", "1"], "--num-gpus 1: this machine has no CUDA GPU"),
     (["--gpu-share", "0"], "--gpu-share 0: give a fraction"),
+    (["--gpu-share", "-1"], "--gpu-share -1: give a fraction"),
 ])
 def test_bad_ray_options_fail_in_one_line(cli, tiny_twin_root, tmp_path, extra, expected):
     if "--num-gpus" in extra:

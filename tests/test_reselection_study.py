@@ -167,9 +167,9 @@ def test_study_report_is_written_with_its_plots(study, tmp_path: Path) -> None:
 
 def test_cli_reselect_writes_samples_summary_and_plots(cli, tiny_twin_root: Path, tmp_path: Path) -> None:
     code, out, err = cli("reselect", "--protocol", "casme2-5class", "--data-root", tiny_twin_root,
-                         "--out", tmp_path)
+                         "--results", tmp_path)
     assert code == 0, err
-    folder = tmp_path / "casme2-5class-gamdss"
+    folder = tmp_path / "reselect" / "casme2-5class-gamdss"
     table = pd.read_csv(folder / "samples.csv")
     assert {"annotated_onset", "reselected_apex", "offset_shift", "fallback"} <= set(table.columns)
     assert (table["apex_shift"] <= 0).all() and (table["onset_shift"] >= 0).all()
@@ -180,31 +180,32 @@ def test_cli_reselect_writes_samples_summary_and_plots(cli, tiny_twin_root: Path
 
 def test_cli_reselect_takes_strategy_options(cli, tiny_twin_root: Path, tmp_path: Path) -> None:
     code, _, err = cli("reselect", "--protocol", "casme2-5class", "--data-root", tiny_twin_root,
-                       "--strategy", "gamdss-symmetric[window_fraction=0.05]", "--out", tmp_path)
+                       "--keyframes", "gamdss-symmetric[window_fraction=0.05]", "--results", tmp_path)
     assert code == 0, err
-    assert (tmp_path / "casme2-5class-gamdss-symmetric_window_fraction_0.05" / "samples.csv").is_file()
+    folder = tmp_path / "reselect" / "casme2-5class-gamdss-symmetric_window_fraction_0.05"
+    assert (folder / "samples.csv").is_file()
 
 
 @pytest.mark.parametrize("args, message", [
     (("--protocol", "casme2-9class"), "unknown protocol"),
-    (("--protocol", "casme2-5class", "--strategy", "gamdss[distance=sound]"), "distance 'sound'"),
-    (("--protocol", "casme2-5class", "--strategy", "annotated"), "does not report reselections"),
+    (("--protocol", "casme2-5class", "--keyframes", "gamdss[distance=sound]"), "distance 'sound'"),
+    (("--protocol", "casme2-5class", "--keyframes", "annotated"), "does not report reselections"),
 ])
 def test_cli_reselect_bad_input_is_one_line(cli, tiny_twin_root: Path, tmp_path: Path,
                                             args: tuple[str, ...], message: str) -> None:
-    code, _, err = cli("reselect", *args, "--data-root", tiny_twin_root, "--out", tmp_path)
+    code, _, err = cli("reselect", *args, "--data-root", tiny_twin_root, "--results", tmp_path)
     assert code == 2
     assert message in err and "Traceback" not in err
     assert not any(tmp_path.iterdir())
 
 
 def test_cli_reselection_study_publishes_markdown(cli, tiny_twin_root: Path, tmp_path: Path) -> None:
-    code, out, err = cli("reselection-study", "--twins-root", tiny_twin_root, "--strategy", "gamdss",
+    code, out, err = cli("reselection-study", "--twins-root", tiny_twin_root, "--keyframes", "gamdss",
                          "--dataset", "casme2", "--results", tmp_path)
     assert code == 0, err
     assert "casme2 / native / gamdss" in err
     text = (tmp_path / "reselection.md").read_text()
-    assert "--dataset casme2 --strategy 'gamdss'" in text
+    assert "--dataset casme2 --keyframes 'gamdss'" in text
     assert (tmp_path / "reselection" / "truth-errors-casme2.png").is_file()
 
 

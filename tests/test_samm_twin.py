@@ -19,7 +19,7 @@ from mer_bench.protocols import Protocol, load_protocol_file, normalise_label
 from mer_bench.synth.truth import TRUTH_FILE, load_truth
 
 SCALE = 0.05
-PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols" / "samm.yaml"
+PROTOCOLS = Path(__file__).resolve().parents[1] / "mer_bench" / "protocol_files" / "samm.yaml"
 
 
 @pytest.fixture(scope="module")

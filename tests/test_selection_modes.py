@@ -40,16 +40,17 @@ def test_oracle_keeps_the_epoch_with_the_most_correct_test_predictions():
 
 
 def test_selection_modes_live_in_separate_cells_and_folders():
-    honest = Cell("casme2-5class", "ststnet", "annotated", 0)
-    oracle = Cell("casme2-5class", "ststnet", "annotated", 0, "oracle")
-    tuned = Cell("casme2-5class", "ststnet", "annotated", 0, "optuna-nested")
+    twin = "twin-scale0.15-seed0"
+    honest = Cell("casme2-5class", "ststnet", "annotated", 0, data=twin)
+    oracle = Cell("casme2-5class", "ststnet", "annotated", 0, "oracle", data=twin)
+    tuned = Cell("casme2-5class", "ststnet", "annotated", 0, "optuna-nested", data=twin)
 
     assert honest.relpath.name == "seed0"
     assert oracle.relpath.name == "seed0-oracle" and tuned.relpath.name == "seed0-optuna-nested"
     assert Cell.from_dict(oracle.to_dict()) == oracle
     assert Cell.from_dict({k: v for k, v in honest.to_dict().items() if k != "selection"}) == honest
     with pytest.raises(ValueError, match="selection"):
-        Cell("casme2-5class", "ststnet", "annotated", 0, "best-epoch")
+        Cell("casme2-5class", "ststnet", "annotated", 0, "best-epoch", data="twin-scale1-seed0")
 
 
 def test_loss_curve_of_folds_tuned_to_different_lengths():

@@ -25,7 +25,7 @@ from mer_bench.synth.smic import (
 from mer_bench.synth.truth import TRUTH_FILE, load_truth
 
 SCALE = 0.05
-PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols" / "smic.yaml"
+PROTOCOLS = Path(__file__).resolve().parents[1] / "mer_bench" / "protocol_files" / "smic.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from mer_bench.datasource import DataSource
 from mer_bench.errors import DataError
 from mer_bench.metrics import pooled_metrics
 from mer_bench.store import (
@@ -16,6 +18,7 @@ from mer_bench.store import (
     JobResult,
     ResultStore,
     config_hash,
+    data_key,
     git_commit,
     package_versions,
 )
@@ -77,23 +80,57 @@ def make_result(cell: Cell, y_pred: list[int] | None = None, *, with_keyframes: 
     )
 
 
-CELL = Cell("casme2-5class", "ststnet", "gamdss", 0)
+TWIN = "twin-scale0.15-seed0"
+CELL = Cell("casme2-5class", "ststnet", "gamdss", 0, data=TWIN)
 
 
 def test_cell_id_and_relpath() -> None:
-    assert CELL.cell_id == "casme2-5class/ststnet/gamdss/seed0"
-    assert CELL.relpath == Path("casme2-5class/ststnet/gamdss/seed0")
-    odd = Cell("p", "timm:resnet/18", ".hidden", 2)
-    assert odd.relpath == Path("p/timm%3Aresnet%2F18/%2Ehidden/seed2")
+    assert CELL.cell_id == "twin-scale0.15-seed0/casme2-5class/ststnet/gamdss/seed0"
+    assert CELL.relpath == Path("twin-scale0.15-seed0/casme2-5class/ststnet/gamdss/seed0")
+    odd = Cell("p", "timm:resnet/18", ".hidden", 2, data=TWIN)
+    assert odd.relpath == Path(f"{TWIN}/p/timm%3Aresnet%2F18/%2Ehidden/seed2")
     with pytest.raises(ValueError, match="seed"):
-        Cell("p", "m", "k", -1)
+        Cell("p", "m", "k", -1, data=TWIN)
+    with pytest.raises(ValueError, match="data"):
+        Cell("p", "m", "k", 0, data="")
+
+
+def test_data_key_names_twins_by_scale_and_seed_and_real_roots_by_path(tmp_path: Path) -> None:
+    assert data_key(DataSource(None, 0.15, 0)) == "twin-scale0.15-seed0"
+    assert data_key(DataSource(None, 1.0, 3)) == "twin-scale1-seed3"
+    first, second = tmp_path / "mer data", tmp_path / "other" / "mer data"
+    assert data_key(DataSource(first)).startswith("real-mer-data-")
+    assert data_key(DataSource(first)) != data_key(DataSource(second))
+    assert data_key(DataSource(first)) == data_key(DataSource(tmp_path / "x" / ".." / "mer data"))
+
+
+def test_records_of_different_data_sources_never_share_a_path(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    cells = [replace(CELL, data=data) for data in (TWIN, "twin-scale1-seed0", "real-mer-1234")]
+    for cell in cells:
+        store.write(make_result(cell))
+    assert len({store.path_of(cell) for cell in cells}) == 3
+    assert [r.cell for r in store.load_all()] == sorted(cells, key=lambda c: c.cell_id)
+    assert [r.cell for r in store.load_all(data=TWIN)] == [CELL]
+    assert store.data_sources() == sorted(c.data for c in cells)
+
+
+def test_records_in_the_old_layout_fail_in_one_line(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    directory = store.write(make_result(CELL))
+    old = tmp_path / "records" / "casme2-5class" / "ststnet" / "annotated" / "seed0"
+    old.parent.mkdir(parents=True)
+    directory.rename(old)
+    with pytest.raises(DataError, match=r"1 records in the old layout.*move them out") as caught:
+        store.load_all()
+    assert "\n" not in str(caught.value)
 
 
 def test_write_then_load_gives_an_equal_result(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
     result = make_result(CELL)
     directory = store.write(result)
-    assert directory == tmp_path / "records" / "casme2-5class/ststnet/gamdss/seed0"
+    assert directory == tmp_path / "records" / TWIN / "casme2-5class/ststnet/gamdss/seed0"
     assert sorted(p.name for p in directory.iterdir()) == ["keyframes.parquet", "predictions.parquet", "record.json"]
     assert store.has(CELL)
     loaded = store.load(CELL)
@@ -106,7 +143,8 @@ def test_write_then_load_gives_an_equal_result(tmp_path: Path) -> None:
 
 def test_load_all_is_sorted_by_cell_id_and_handles_missing_keyframes(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
-    cells = [Cell("p", "m", "gamdss", 1), Cell("p", "m", "annotated", 0), Cell("p", "m", "gamdss", 0)]
+    cells = [Cell("p", "m", "gamdss", 1, data=TWIN), Cell("p", "m", "annotated", 0, data=TWIN),
+             Cell("p", "m", "gamdss", 0, data=TWIN)]
     for cell in cells:
         store.write(make_result(cell, with_keyframes=False))
     loaded = store.load_all()
@@ -116,7 +154,7 @@ def test_load_all_is_sorted_by_cell_id_and_handles_missing_keyframes(tmp_path: P
 
 def test_failed_write_leaves_no_record_and_keeps_the_previous_one(tmp_path: Path, monkeypatch) -> None:
     store = ResultStore(tmp_path)
-    other_cell = Cell("casme2-5class", "ststnet", "gamdss", 1)
+    other_cell = Cell("casme2-5class", "ststnet", "gamdss", 1, data=TWIN)
     previous = make_result(CELL)
     store.write(previous)
 
@@ -201,4 +239,5 @@ def test_provenance_helpers_never_raise() -> None:
     commit = git_commit()
     assert commit is None or len(commit) == 40
     versions = package_versions()
-    assert {"python", "mer_bench", "pandas", "numpy", "scikit-learn"} <= set(versions)
+    assert {"python", "mer_bench", "pandas", "numpy", "scikit-learn", "torch", "torchvision",
+            "timm", "scipy", "opencv", "optuna", "pyarrow", "openpyxl"} <= set(versions)

@@ -25,9 +25,9 @@ PROTOCOL = "casme2-5class"
 STEM = f"{PROTOCOL}__ststnet__annotated__seed0"
 
 
-def tsne_args(data_root: Path, out: Path, *extra: str) -> list[str]:
+def tsne_args(data_root: Path, results: Path, *extra: str) -> list[str]:
     return ["visualize", "tsne", "--protocol", PROTOCOL, "--model", "ststnet",
-            "--data-root", str(data_root), "--out", str(out), *extra]
+            "--data-root", str(data_root), "--results", str(results), *extra]
 
 
 def labelled_ids(data_root: Path) -> dict[str, str]:
@@ -48,8 +48,9 @@ def tsne_run(tiny_twin_root, tmp_path_factory):
     """The real path once: the command with the model's own training budget."""
     from mer_bench.cli import main
 
-    out = tmp_path_factory.mktemp("plots") / "tsne"
-    argv, sys.argv = sys.argv, ["mer-bench", *tsne_args(tiny_twin_root, out)]
+    results = tmp_path_factory.mktemp("results")
+    out = results / "plots" / "tsne"
+    argv, sys.argv = sys.argv, ["mer-bench", *tsne_args(tiny_twin_root, results)]
     stdout = io.StringIO()
     try:
         with contextlib.redirect_stdout(stdout):
@@ -96,12 +97,12 @@ def test_every_protocol_sample_appears_once_with_its_true_label_and_loso_fold(ts
 def test_predictions_are_those_of_the_benchmark_job(tsne_run, tiny_twin_root):
     """Same seeds per fold, inputs and budget as run_job: the fold models predict the same."""
     from mer_bench.execute.job import Job, run_job
-    from mer_bench.store import Cell
+    from mer_bench.store import Cell, data_key
 
     out, _ = tsne_run
     table = pd.read_csv(out / f"{STEM}.csv").set_index("sample_id")
-    record = run_job(Job(Cell(PROTOCOL, "ststnet", "annotated", 0),
-                         resolve_data_source(tiny_twin_root)))
+    source = resolve_data_source(tiny_twin_root)
+    record = run_job(Job(Cell(PROTOCOL, "ststnet", "annotated", 0, data=data_key(source)), source))
     job = record.predictions.set_index("sample_id")
     assert sorted(job.index) == sorted(table.index)
     assert (table.loc[job.index, "predicted"] == job["pred_label"]).all()
@@ -180,7 +181,7 @@ def test_perplexity_is_capped_for_few_samples():
     ("--protocol", "casme2-5clas", "did you mean casme2-5class"),
     ("--model", "ststnett", "did you mean ststnet"),
     ("--keyframes", "gamdsss", "did you mean gamdss"),
-    ("--perplexity", "0", "--perplexity 0"),
+    ("--perplexity", "0", "'--perplexity': 0"),
 ])
 def test_bad_names_are_one_line_and_write_nothing(flag, name, needle, tiny_twin_root, tmp_path,
                                                   cli):

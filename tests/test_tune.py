@@ -33,8 +33,10 @@ def tune_args(data_root: Path, results: Path, *extra: str, trials: int = TRIALS)
             "--results", str(results), *extra]
 
 
-def studies(results: Path, settings: TuneSettings) -> dict[str, list[optuna.trial.FrozenTrial]]:
-    storage = f"sqlite:///{storage_file(results, settings.cell)}"
+def studies(results: Path, settings: TuneSettings,
+            data_root: Path) -> dict[str, list[optuna.trial.FrozenTrial]]:
+    cell = settings.cell_on(resolve_data_source(data_root))
+    storage = f"sqlite:///{storage_file(results, cell)}"
     return {summary.study_name: optuna.load_study(study_name=summary.study_name,
                                                   storage=storage).trials
             for summary in optuna.get_all_study_summaries(storage)}
@@ -83,17 +85,18 @@ def test_subject_partition_is_seeded_and_gives_every_inner_fold_a_subject():
 def fold_study(root: Path, results: Path, fold_index: int) -> tuple[list[float], dict, int]:
     """Run fold ``fold_index``'s study alone; its trial values, best params and best trial."""
     settings = TuneSettings(PROTOCOL, "ststnet", trials=3, results=results, max_epochs=MAX_EPOCHS)
-    data = load_cell_data(settings.cell, resolve_data_source(root))
+    cell = settings.cell_on(resolve_data_source(root))
+    data = load_cell_data(cell, resolve_data_source(root))
     best = tune_fold(data, data.folds[fold_index], space_for(data.model, MAX_EPOCHS), settings,
-                     storage_file(results, settings.cell))
-    (trials,) = studies(results, settings).values()
+                     storage_file(results, cell))
+    (trials,) = studies(results, settings, root).values()
     return [t.value for t in trials], best.params, best.number
 
 
 def test_poisoned_test_subject_labels_leave_its_folds_study_unchanged(
         tiny_twin_root, tmp_path, monkeypatch):
     source = resolve_data_source(tiny_twin_root)
-    cell = TuneSettings(PROTOCOL, "ststnet", trials=1).cell
+    cell = TuneSettings(PROTOCOL, "ststnet", trials=1).cell_on(source)
     clean_data = load_cell_data(cell, source)
     fold = clean_data.folds[0]
     validation_subject = clean_data.folds[1].test_subject  # on fold 0's training side
@@ -131,7 +134,7 @@ def tuned(tiny_twin_root, tmp_path_factory) -> Path:
     return results
 
 
-def test_record_is_optuna_nested_with_its_tuning_and_metrics_over_all_folds(tuned):
+def test_record_is_optuna_nested_with_its_tuning_and_metrics_over_all_folds(tuned, tiny_twin_root):
     (record,) = ResultStore(tuned).load_all()
     assert record.cell.selection == record.selection_mode == "optuna-nested"
     assert record.cell.cell_id.endswith("seed0-optuna-nested")
@@ -147,7 +150,7 @@ def test_record_is_optuna_nested_with_its_tuning_and_metrics_over_all_folds(tune
     assert record.metrics == pooled_metrics(predictions["y_true"], predictions["y_pred"],
                                             record.metrics.classes)
     settings = TuneSettings(PROTOCOL, "ststnet", trials=TRIALS, results=tuned)
-    trials = studies(tuned, settings)
+    trials = studies(tuned, settings, tiny_twin_root)
     for fold, budget in zip(tuning["folds"], record.config["budget"]):
         assert predictions.loc[predictions["fold"] == fold["fold"], "subject"].unique().tolist() \
             == [fold["test_subject"]]
@@ -162,18 +165,18 @@ def test_rerun_adds_only_missing_trials(tuned, tiny_twin_root, tmp_path, cli):
     results = tmp_path / "results"
     shutil.copytree(tuned, results)
     settings = TuneSettings(PROTOCOL, "ststnet", trials=TRIALS, results=results)
-    before = studies(results, settings)
+    before = studies(results, settings, tiny_twin_root)
     assert len(before) == 4 and all(len(t) == TRIALS for t in before.values())
 
     code, _, err = cli(*tune_args(tiny_twin_root, results))
     assert code == 0, err
     numbers = {name: [t.number for t in trials] for name, trials in before.items()}
     assert {name: [t.number for t in trials]
-            for name, trials in studies(results, settings).items()} == numbers
+            for name, trials in studies(results, settings, tiny_twin_root).items()} == numbers
 
     code, _, err = cli(*tune_args(tiny_twin_root, results, trials=TRIALS + 1))
     assert code == 0, err
-    after = studies(results, settings)
+    after = studies(results, settings, tiny_twin_root)
     assert all(len(after[name]) == len(before[name]) + 1 for name in before)
     (record,) = ResultStore(results).load_all()
     assert [f["trials"] for f in record.config["tuning"]["folds"]] == [TRIALS + 1] * 4
@@ -252,11 +255,11 @@ def test_ray_search_fills_the_same_study_with_the_same_objective(
                         lambda declared, cluster: {"cpu": 1.0, "gpu": 0.0})
     settings = TuneSettings(PROTOCOL, "ststnet", trials=3, results=tmp_path / "results",
                             max_epochs=MAX_EPOCHS, executor="ray", asha=True)
-    data = load_cell_data(settings.cell, resolve_data_source(tiny_twin_root))
+    cell = settings.cell_on(resolve_data_source(tiny_twin_root))
+    data = load_cell_data(cell, resolve_data_source(tiny_twin_root))
     space = space_for(data.model, MAX_EPOCHS)
-    best = tune_fold(data, data.folds[0], space, settings, storage_file(settings.results,
-                                                                         settings.cell))
-    (trials,) = studies(settings.results, settings).values()
+    best = tune_fold(data, data.folds[0], space, settings, storage_file(settings.results, cell))
+    (trials,) = studies(settings.results, settings, tiny_twin_root).values()
     assert len(trials) == 3 and all(t.state.is_finished() for t in trials)
     inner = inner_data(data, data.folds[0], 3, settings.seed)
     full = [t for t in trials if t.user_attrs[FOLDS_DONE] == 3]

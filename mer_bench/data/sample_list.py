@@ -125,6 +125,6 @@ def write_sample_list(path: Path, rows: Sequence[tuple[str, str, str, str]]) -> 
     lines = [f"{MEGC_NAMES.get(d, d)},{s},{c},{MEGC_LABELS.index(label)}"
              for d, s, c, label in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # concurrent runs: one each
     temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(temporary, path)

@@ -29,6 +29,9 @@ class RunProgress(Protocol):
 
 
 class Executor(Protocol):
+    """Runs jobs. It may also have ``preflight()``: checks of its own options that cost no data
+    and no training (a run calls it before reading any dataset)."""
+
     name: str
 
     def run(self, jobs: Sequence["Job"], store: "ResultStore",

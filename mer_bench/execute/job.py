@@ -21,7 +21,7 @@ from mer_bench.metrics import pooled_metrics
 from mer_bench.missing_apex import apex_fill_config, fill_rule
 from mer_bench.models import MODELS, ModelSpec, TrainingBudget, count_flops, count_parameters
 from mer_bench.protocols import Fold, LabelledSample, Protocol, get_protocol, make_folds
-from mer_bench.store import (Cell, JobResult, ResultStore, config_hash, git_commit,
+from mer_bench.store import (Cell, JobResult, ResultStore, config_hash, data_key, git_commit,
                              package_versions)
 from mer_bench.train import ORACLE, FoldOutcome, train_and_predict
 
@@ -42,12 +42,18 @@ class Job:
     fold_budgets: tuple[TrainingBudget, ...] | None = None
     tuning: Mapping | None = None
 
+    def __post_init__(self) -> None:
+        if self.cell.data != data_key(self.source):
+            raise ValueError(f"{self.cell.cell_id}: the cell's data {self.cell.data!r} is not its "
+                             f"source's {data_key(self.source)!r}")
+
     def budget_for(self, model: ModelSpec, fold_index: int) -> TrainingBudget:
         return self.fold_budgets[fold_index] if self.fold_budgets else model.budget
 
 
-def make_strategy(name: str) -> KeyframeStrategy:
-    return KEYFRAME_STRATEGIES.get(name)()
+def make_strategy(spec: str) -> KeyframeStrategy:
+    """The strategy ``spec`` names, options applied (``gamdss[distance=flow]``)."""
+    return KEYFRAME_STRATEGIES.create(spec)
 
 
 def job_config(job: Job, protocol: Protocol, model: ModelSpec,

@@ -34,7 +34,7 @@ def start_ray(address: str | None = None, *, num_cpus: int | None = None,
     """
     quiet_ray_environment()
     if address:
-        _check_reachable(address)
+        check_reachable(address)
     import ray
 
     if ray.is_initialized():
@@ -60,7 +60,7 @@ def start_ray(address: str | None = None, *, num_cpus: int | None = None,
     return ray
 
 
-def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
     """Fail fast on an address nothing listens on: ray.init would retry for minutes."""
     host_port = address.removeprefix("ray://").rsplit("/", 1)[0]
     host, _, port = host_port.rpartition(":")

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from mer_bench.datasource import CACHE_ENV, DataSource, cache_dir
 from mer_bench.execute.base import RunProgress, TrialsFailed
 from mer_bench.execute.job import Job, completed_record
-from mer_bench.execute.ray_session import cluster_gpus, start_ray
+from mer_bench.execute.ray_session import check_reachable, cluster_gpus, start_ray
 from mer_bench.models import MODELS
 from mer_bench.store import Cell, JobResult, ResultStore, check_writable
 
@@ -94,6 +94,11 @@ class RayExecutor:
     storage: Path | None = None
     max_failures: int = 2
     gpu_share: float | None = None
+
+    def preflight(self) -> None:
+        """What can be checked before any data is read: a cluster address nothing listens on."""
+        if self.address:
+            check_reachable(self.address)
 
     def run(self, jobs: Sequence[Job], store: ResultStore,
             progress: RunProgress) -> list[JobResult]:

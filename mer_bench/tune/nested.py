@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -13,8 +12,8 @@ from mer_bench.execute.job import Job, run_job
 from mer_bench.keyframes import KEYFRAME_STRATEGIES
 from mer_bench.models import MODELS, TrainingBudget
 from mer_bench.protocols import Fold, get_protocol
-from mer_bench.report.publish import publish
-from mer_bench.store import Cell, JobResult, ResultStore
+from mer_bench.runner import publish_store
+from mer_bench.store import Cell, JobResult, ResultStore, check_writable, data_key
 from mer_bench.tune.inner import CellData, check_inner_split, inner_data, load_cell_data
 from mer_bench.tune.objective import OBJECTIVE
 from mer_bench.tune.space import SearchSpace, space_for
@@ -45,9 +44,11 @@ class TuneSettings:
     inner_folds: int = 3
     asha: bool = False
 
-    @property
-    def cell(self) -> Cell:
-        return Cell(self.protocol, self.model, self.keyframes, self.seed, SELECTION)
+    def cell_on(self, source: DataSource) -> Cell:
+        """The tuned cell on ``source``; canonical names (``gamdss[distance=pixel]`` is ``gamdss``)."""
+        return Cell(self.protocol, MODELS.canonical(self.model),
+                    KEYFRAME_STRATEGIES.canonical(self.keyframes), self.seed, SELECTION,
+                    data=data_key(source))
 
 
 @dataclass(frozen=True)
@@ -84,20 +85,7 @@ def check_settings(settings: TuneSettings) -> None:
         raise ConfigError("--address joins a Ray cluster; add --executor ray")
     get_protocol(settings.protocol)
     MODELS.get(settings.model)
-    KEYFRAME_STRATEGIES.get(settings.keyframes)
-
-
-def check_writable(results: Path) -> None:
-    """A one-line error unless the results folder can be written (it is created if absent)."""
-    folder = Path(results)
-    probe = folder / f".tune-write-test-{uuid.uuid4().hex[:8]}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise ConfigError(f"results folder {folder} is not writable "
-                          f"({error.strerror or error}); choose another --results") from None
+    KEYFRAME_STRATEGIES.create(settings.keyframes)
 
 
 def study_terms(space: SearchSpace, settings: TuneSettings, fold: Fold) -> dict[str, Any]:
@@ -151,11 +139,18 @@ def tune_cell(settings: TuneSettings, source: DataSource,
               report: Report = lambda line: None) -> JobResult:
     """Tune every fold of the cell on its training side, then evaluate and store the cell."""
     check_settings(settings)
-    cell = settings.cell
+    cell = settings.cell_on(source)
+    # cheap checks first: the results folder, a Ray address; then the data is read
+    check_writable(settings.results, "results folder", create=False)
+    ResultStore(settings.results).check_layout()
+    if settings.address:
+        from mer_bench.execute.ray_session import check_reachable
+
+        check_reachable(settings.address)
     data = load_cell_data(cell, source)
     check_inner_split(data, settings.inner_folds)
     space = space_for(data.model, settings.max_epochs)
-    check_writable(settings.results)
+    check_writable(settings.results, "results folder")
     storage_path = storage_file(settings.results, cell)
     check_resumable(storage_path, {study_name(cell, f.index): study_terms(space, settings, f)
                                    for f in data.folds})
@@ -176,7 +171,7 @@ def tune_cell(settings: TuneSettings, source: DataSource,
     result = run_job(job)
     store = ResultStore(settings.results)
     store.write(result)
-    publish(store.load_all(), settings.results, records_dir=store.records_dir)
+    publish_store(store)
     return result
 
 

@@ -1,0 +1,317 @@
+"""The Python API: what the command line does, as functions that return data frames.
+
+The ``mer-bench`` commands are a thin layer over these functions (they parse options and print);
+everything here is also importable from the top-level package::
+
+    import mer_bench
+
+    scores = mer_bench.run(["casme2-5class"], models=["ststnet"], keyframes=["annotated", "gamdss"])
+    records = mer_bench.load_records("results")
+    table = mer_bench.compare("results", baseline="annotated", other="gamdss")
+
+Names follow the command line: protocols, models and keyframe strategies are registry names, with
+options in brackets (``gamdss[distance=flow]``, ``ststnet[epochs=5]``); a data source is a real
+``data_root`` or synthetic twins at ``twin_scale`` / ``twin_seed``. User errors raise
+`mer_bench.errors.MerBenchError` subclasses whose message is one line saying what to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import pandas as pd
+
+from mer_bench.errors import ConfigError, DataError
+from mer_bench.store import JobResult, ResultStore, data_key
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mer_bench.report.compare import Comparison
+    from mer_bench.runner import RunPlan
+
+__all__ = ["compare", "leaderboard", "load_predictions", "load_records", "plan", "run"]
+
+RECORD_COLUMNS = ("data", "protocol", "model", "keyframes", "seed", "selection", "accuracy", "uf1",
+                  "uar", "n_samples", "n_folds", "param_count", "flops", "protocol_version",
+                  "protocol_hash", "config_hash", "data_source", "git_commit", "wall_time_s",
+                  "started_at", "path")
+CELL_COLUMNS = ("data", "protocol", "model", "keyframes", "seed", "selection")
+
+
+def plan(protocols: Sequence[str] | None = None, *, suite: str | None = None,
+         models: Sequence[str] | None = None, keyframes: Sequence[str] | None = None,
+         seeds: Sequence[int] | None = None, selections: Sequence[str] | None = None,
+         data_root: str | Path | None = None, twin_scale: float | None = None,
+         twin_seed: int = 0, results: str | Path = "results", executor: str = "local",
+         executor_options: dict[str, Any] | None = None,
+         skip_completed: bool = False) -> "RunPlan":
+    """Check a run without reading any dataset or training: names, options, the results folder,
+    the executor (a Ray ``address`` is reachable) and which protocols have their data.
+
+    Parameters
+    ----------
+    protocols : protocol ids; default: the suite's, else none (give a suite or protocols).
+    suite : a named suite (``mer_bench.suites``), e.g. ``"all"``, ``"quick"``.
+    models, keyframes, seeds, selections : override the suite's lists (defaults without a suite:
+        ``ststnet``; ``annotated`` and ``gamdss``; seed 0; ``fixed-epochs``).
+    data_root : a folder holding real datasets; default ``$MER_BENCH_DATA``, else twins.
+    twin_scale : twin size as a fraction of the real dataset; default: the suite's, else 0.15.
+    twin_seed : the twins' generator seed.
+    results : where records and leaderboards go.
+    executor : ``"local"`` or ``"ray"``; ``executor_options`` are the ray executor's ``address``,
+        ``num_cpus``, ``num_gpus``, ``storage``, ``max_failures``, ``gpu_share``.
+    skip_completed : reuse records already made with the same config.
+
+    Returns
+    -------
+    RunPlan : ``cells`` to run, ``skipped`` protocols with the reason, ``notes`` (e.g. duplicate
+    names dropped), the data ``source``, the ``results`` folder and the ``runner``.
+
+    Examples
+    --------
+    >>> p = plan(["casme2-5class"], models=["ststnet", "ststnet"])  # doctest: +SKIP
+    >>> p.notes  # doctest: +SKIP
+    ['note: --model ststnet given twice; running it once']
+    """
+    from mer_bench.datasource import resolve_data_source
+    from mer_bench.runner import expand_cells, make_executor, plan_run, twin_scale_for
+
+    if suite is None and not protocols:
+        raise ConfigError("nothing to run: give a suite (--all, --suite NAME) or protocols "
+                          "(--protocol ID)")
+    source = resolve_data_source(_path(data_root), twin_scale_for(suite, twin_scale), twin_seed)
+    notes: list[str] = []
+    cells = expand_cells(suite, protocols, models, keyframes, seeds, selections,
+                         data=data_key(source), notes=notes)
+    runner = make_executor(executor, skip_completed=skip_completed, **(executor_options or {}))
+    return plan_run(cells, source=source, results=Path(results), runner=runner, notes=notes)
+
+
+def run(protocols: Sequence[str] | None = None, *, suite: str | None = None,
+        models: Sequence[str] | None = None, keyframes: Sequence[str] | None = None,
+        seeds: Sequence[int] | None = None, selections: Sequence[str] | None = None,
+        data_root: str | Path | None = None, twin_scale: float | None = None,
+        twin_seed: int = 0, results: str | Path = "results", executor: str = "local",
+        executor_options: dict[str, Any] | None = None, skip_completed: bool = False,
+        resume: bool = False, console: "Console | None" = None) -> pd.DataFrame:
+    """Run benchmark cells (protocol x model x keyframe strategy x seed) and publish leaderboards.
+
+    Checks everything `plan` checks first, then reads every dataset once (generating twins),
+    runs the jobs, writes one record per cell under ``results/records/<data>/`` and regenerates
+    the leaderboards.
+
+    Parameters
+    ----------
+    The parameters of `plan`, and:
+    resume : continue an interrupted run: clean up records a killed run left half-written, then
+        reuse the completed ones (implies ``skip_completed``).
+    console : a rich Console for progress and notes; default: stderr. ``Console(quiet=True)``
+        silences it.
+
+    Returns
+    -------
+    pandas.DataFrame : one row per cell run, as `load_records` returns them.
+
+    Examples
+    --------
+    >>> scores = run(["casme2-5class"], keyframes=["annotated"], twin_scale=0.05)  # doctest: +SKIP
+    >>> scores[["protocol", "keyframes", "uf1"]]  # doctest: +SKIP
+    """
+    from rich.console import Console
+
+    from mer_bench.runner import run_plan
+
+    checked = plan(protocols, suite=suite, models=models, keyframes=keyframes, seeds=seeds,
+                   selections=selections, data_root=data_root, twin_scale=twin_scale,
+                   twin_seed=twin_seed, results=results, executor=executor,
+                   executor_options=executor_options, skip_completed=skip_completed or resume)
+    console = console or Console(stderr=True)
+    for note in checked.notes:
+        console.print(note, markup=False, highlight=False)
+    if resume:
+        ResultStore(results).sweep_unfinished()
+    records = run_plan(checked, console=console)
+    return records_frame(records, ResultStore(results))
+
+
+def load_records(results: str | Path = "results", *, data: str | None = None,
+                 protocol: str | None = None, model: str | None = None,
+                 keyframes: str | None = None, selection: str | None = None) -> pd.DataFrame:
+    """Per-record metrics of a results folder, one row per record (cell).
+
+    Parameters
+    ----------
+    results : the results folder (``results/records/`` below it).
+    data, protocol, model, keyframes, selection : keep only records with this value (``data`` is
+        a data-source folder name such as ``twin-scale0.15-seed0``).
+
+    Returns
+    -------
+    pandas.DataFrame : columns ``RECORD_COLUMNS``: the cell (data, protocol, model, keyframes,
+    seed, selection), pooled accuracy / UF1 / UAR, sample and fold counts, parameters, FLOPs,
+    the trace (protocol version and hash, config hash, data source, git commit) and the record's
+    folder (``path``). Empty, with those columns, when nothing matches.
+
+    Examples
+    --------
+    >>> records = load_records("results", protocol="casme2-5class")  # doctest: +SKIP
+    >>> records.groupby("keyframes")["uf1"].mean()  # doctest: +SKIP
+    """
+    store = ResultStore(Path(results))
+    return records_frame(_select(store, data, protocol, model, keyframes, selection), store)
+
+
+def load_predictions(results: str | Path = "results", *, data: str | None = None,
+                     protocol: str | None = None, model: str | None = None,
+                     keyframes: str | None = None, selection: str | None = None) -> pd.DataFrame:
+    """Every test sample's prediction of the selected records, one row per sample and record.
+
+    Parameters
+    ----------
+    The filters of `load_records`.
+
+    Returns
+    -------
+    pandas.DataFrame : the cell columns (data, protocol, model, keyframes, seed, selection), then
+    the record's predictions: sample_id, subject, fold, y_true, y_pred (class indices),
+    true_label, pred_label.
+
+    Examples
+    --------
+    >>> p = load_predictions("results", protocol="casme2-5class", keyframes="gamdss")  # doctest: +SKIP
+    >>> (p["y_true"] == p["y_pred"]).groupby(p["subject"]).mean()  # doctest: +SKIP
+    """
+    from mer_bench.store import PREDICTION_COLUMNS
+
+    store = ResultStore(Path(results))
+    frames = []
+    for record in _select(store, data, protocol, model, keyframes, selection):
+        frame = record.predictions.copy()
+        for column, value in reversed(list(_cell_values(record).items())):
+            frame.insert(0, column, value)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[*CELL_COLUMNS, *PREDICTION_COLUMNS])
+    return pd.concat(frames, ignore_index=True)
+
+
+def compare(results: str | Path = "results", *, baseline: str = "annotated",
+            other: str = "gamdss", kind: str = "keyframes", data: str | None = None,
+            resamples: int = 2000, write: bool = True) -> "Comparison":
+    """Paired comparison of two keyframe strategies (``kind="keyframes"``) or two selection modes
+    (``kind="selection"``), per protocol and model, seed by seed on the same samples.
+
+    Parameters
+    ----------
+    results : the results folder.
+    baseline, other : the two sides (keyframe strategies with options, or selection modes).
+    kind : ``"keyframes"`` or ``"selection"``.
+    data : the data source to compare on (a folder under ``records/``); needed only when the
+        folder holds records of several.
+    resamples : subject-bootstrap resamples for the 95% intervals (at least 1).
+    write : also write ``<results>/compare/<baseline>-vs-<other>.md``, ``.csv`` and ``.png``.
+
+    Returns
+    -------
+    Comparison : ``table`` (a DataFrame: differences, intervals, McNemar p-values, verdicts),
+    ``markdown_table`` and ``note``.
+
+    Examples
+    --------
+    >>> result = compare("results", baseline="annotated", other="gamdss")  # doctest: +SKIP
+    >>> result.table[["protocol", "model", "verdict"]]  # doctest: +SKIP
+    """
+    from mer_bench.keyframes import KEYFRAME_STRATEGIES
+    from mer_bench.report.compare import COMPARE_DIR, build_comparison, save_comparison
+
+    if resamples < 1:
+        raise ConfigError(f"resamples {resamples}: give at least 1")
+    if kind == "keyframes":  # options in their record spelling; plain names as the records have them
+        baseline, other = (KEYFRAME_STRATEGIES.canonical(side) if "[" in side else side
+                           for side in (baseline, other))
+    if baseline == other:
+        raise ConfigError(f"compare {baseline} with something else: both sides are the same")
+    store = ResultStore(Path(results))
+    records = store.load_all(data=_one_data_source(store, data))
+    if not records:
+        raise DataError(f"no result records under {store.records_dir}; run `mer-bench run` first")
+    comparison = build_comparison(records, baseline, other, kind=kind, n_resamples=resamples)
+    if write:
+        save_comparison(comparison, Path(results) / COMPARE_DIR)
+    return comparison
+
+
+def leaderboard(results: str | Path = "results", *, write: bool = True) -> pd.DataFrame:
+    """The leaderboard rows of every record in a results folder.
+
+    Parameters
+    ----------
+    results : the results folder.
+    write : also regenerate the pages (``LEADERBOARD.md``, ``leaderboard.csv``,
+        ``leaderboards/<family>.md``, the standard comparisons), under the folder's lock.
+
+    Returns
+    -------
+    pandas.DataFrame : every row, unrounded, in page order, with the record folders and config
+    hashes behind it.
+
+    Examples
+    --------
+    >>> rows = leaderboard("results", write=False)  # doctest: +SKIP
+    >>> rows[rows["protocol"] == "casme2-5class"][["model", "keyframes", "uf1"]]  # doctest: +SKIP
+    """
+    from mer_bench.report.leaderboard import leaderboard_table
+    from mer_bench.runner import publish_store
+
+    store = ResultStore(Path(results))
+    if write:
+        publish_store(store)
+    return leaderboard_table(store.load_all())
+
+
+def records_frame(records: Sequence[JobResult], store: ResultStore) -> pd.DataFrame:
+    """One row per record: the columns of `load_records`."""
+    rows = [{**_cell_values(r), "accuracy": r.metrics.accuracy, "uf1": r.metrics.uf1,
+             "uar": r.metrics.uar, "n_samples": r.n_samples, "n_folds": r.n_folds,
+             "param_count": r.param_count, "flops": r.flops,
+             "protocol_version": r.protocol_version, "protocol_hash": r.protocol_hash,
+             "config_hash": r.config_hash, "data_source": r.data_source,
+             "git_commit": r.git_commit, "wall_time_s": r.wall_time_s,
+             "started_at": r.started_at, "path": str(store.path_of(r.cell))}
+            for r in records]
+    return pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
+
+
+def _cell_values(record: JobResult) -> dict[str, Any]:
+    cell = record.cell
+    return {"data": cell.data, "protocol": cell.protocol, "model": cell.model,
+            "keyframes": cell.keyframes, "seed": cell.seed, "selection": cell.selection}
+
+
+def _select(store: ResultStore, data: str | None, protocol: str | None, model: str | None,
+            keyframes: str | None, selection: str | None) -> list[JobResult]:
+    wanted = {"protocol": protocol, "model": model, "keyframes": keyframes,
+              "selection": selection}
+    return [r for r in store.load_all(data=data)
+            if all(value is None or getattr(r.cell, key) == value
+                   for key, value in wanted.items())]
+
+
+def _one_data_source(store: ResultStore, data: str | None) -> str | None:
+    sources = store.data_sources()
+    if data is not None:
+        if data not in sources:
+            raise DataError(f"no records of data source {data!r} under {store.records_dir} "
+                            f"(there are: {', '.join(sources) or 'none'})")
+        return data
+    if len(sources) > 1:
+        raise ConfigError(f"{store.records_dir} holds records of {len(sources)} data sources "
+                          f"({', '.join(sources)}); choose one with --data")
+    return None
+
+
+def _path(value: str | Path | None) -> Path | None:
+    return None if value is None else Path(value)
+
