@@ -255,7 +255,8 @@ def leaderboard(results: str | Path = "results", *, write: bool = True) -> pd.Da
     Returns
     -------
     pandas.DataFrame : every row, unrounded, in page order, with the record folders and config
-    hashes behind it.
+    hashes behind it; chance references (majority class, uniform guessing) are the rows whose
+    ``kind`` is ``"reference"``.
 
     Examples
     --------
