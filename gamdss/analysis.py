@@ -11,12 +11,11 @@ import pandas as pd
 from mer_bench.data.sample import KeyFrames, Sample
 from mer_bench.keyframes import KeyframeStrategy
 from mer_bench.missing_apex import with_apex
-from mer_bench.report.stats import Interval
+from mer_bench.report.stats import MIN_SUBJECTS, TOO_FEW_SUBJECTS, Interval
 
 KEY_FRAMES = ("onset", "apex", "offset")
 # Under this many subjects a subject bootstrap has too few distinct resamples to say anything (as
 # the project's comparisons rule).
-MIN_SUBJECTS = 5
 CONFIDENCE = 0.95
 N_RESAMPLES = 2000
 
@@ -102,14 +101,15 @@ def subject_bootstrap_mean(values: np.ndarray, subjects: Sequence[object], *,
     means = (weights @ sums) / (weights @ counts)
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(means, [tail, 100 - tail])
-    return Interval(float(values.mean()) + 0.0, float(low) + 0.0, float(high) + 0.0)
+    return Interval(float(values.mean()) + 0.0, float(low) + 0.0, float(high) + 0.0,
+                    float(np.std(means, ddof=1)))
 
 
 def change_verdict(interval: Interval, subjects: int) -> str:
     """"helps" (error lower) / "hurts" (higher) only where the interval excludes 0, else "no
     change"; "too few subjects" under `MIN_SUBJECTS`, where the interval means little."""
     if subjects < MIN_SUBJECTS:
-        return "too few subjects"
+        return TOO_FEW_SUBJECTS
     if interval.high < 0:
         return "helps"
     if interval.low > 0:

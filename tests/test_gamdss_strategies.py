@@ -214,7 +214,7 @@ def test_options_are_parsed_from_a_strategy_spec() -> None:
     ("gamdss[distance=sound]", "distance 'sound' is unknown"),
     ("gamdss[window_fraction=0.9]", "out of range"),
     ("gamdss-legacy[distance=flow]", "reproduces the reference's pixel difference"),
-    ("gamdss[missing_apex=search]", "unexpected keyword argument 'missing_apex'"),
+    ("gamdss[missing_apex=search]", "unknown option 'missing_apex'"),
     ("apex-search[unreadable=skip]", "unreadable"),
     ("gamdss[window_fraction]", "not key=value"),
     ("gamdss[", "NAME or NAME"),

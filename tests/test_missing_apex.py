@@ -27,7 +27,7 @@ from mer_bench.missing_apex import (apex_fill_counts, dataset_rule, fill_apex, f
                                     forget_found_apexes, midpoint_apex, with_apex)
 from mer_bench.models import MODELS
 from mer_bench.protocols import LabelledSample, get_protocol
-from mer_bench.store import Cell
+from mer_bench.store import Cell, data_key
 
 FIRST = 101
 
@@ -203,7 +203,8 @@ def test_the_keyframes_table_keeps_the_apex_as_coded_and_the_rule_that_filled_it
 
 def test_the_config_names_the_fill_rule_where_it_is_not_the_midpoint() -> None:
     def config(protocol_id: str) -> dict:
-        job = Job(Cell(protocol_id, "ststnet", "annotated", 0), DataSource(None, 0.15, 0))
+        source = DataSource(None, 0.15, 0)
+        job = Job(Cell(protocol_id, "ststnet", "annotated", 0, data=data_key(source)), source)
         return job_config(job, get_protocol(protocol_id), MODELS.get("ststnet"), AnnotatedKeyframes())
 
     assert config("smic-hs-3class")["keyframes"]["missing_apex"] == {"smic-hs": "apex-finder"}
