@@ -9,14 +9,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mer_bench.data.spec import DATASETS
-from mer_bench.datasource import (DataSource, load_dataset, missing_sample_list, protocol_samples,
-                                  resolve_data_source, twin_is_current, twin_scale_of)
+from mer_bench.datasource import (DataSource, missing_sample_list, resolve_data_source,
+                                  twin_is_current)
 from mer_bench.errors import ConfigError
 from mer_bench.execute import EXECUTORS, Executor, Job
 from mer_bench.execute.base import TrialsFailed
 from mer_bench.keyframes import KEYFRAME_STRATEGIES
 from mer_bench.models import MODELS
-from mer_bench.protocols import LabelledSample, Protocol, get_protocol
+from mer_bench.protocol_check import check_before_run
+from mer_bench.protocols import Protocol, get_protocol
 from mer_bench.report.publish import publish
 from mer_bench.store import DEFAULT_SELECTION, Cell, JobResult, ResultStore, check_writable
 from mer_bench.suites import suite_registry
@@ -67,7 +68,7 @@ def _usable_cells(cells: Sequence[Cell], source: DataSource, console: Console) -
 
 def _check_protocol(protocol: Protocol, source: DataSource, console: Console) -> bool:
     datasets = [DATASETS.get(name) for name in protocol.datasets]
-    missing = [d.folder for d in datasets if not source.has(d)]
+    missing = [d.looked_for for d in datasets if not source.has(d)]
     absent_list = missing_sample_list(protocol, source)
     if absent_list:
         missing.append(str(absent_list.relative_to(source.root)))
@@ -80,29 +81,10 @@ def _check_protocol(protocol: Protocol, source: DataSource, console: Console) ->
             console.print(f"generating the {dataset.title} twin at scale "
                           f"{source.twin_scale:g} (once) in {source.dataset_dir(dataset)}",
                           highlight=False, soft_wrap=True)
-        fixes = load_dataset(dataset, source)[1]
-        if fixes:
-            console.print(f"{dataset.title}: {len(fixes)} errata fixes applied "
-                          "(see mer-bench doctor)", highlight=False, soft_wrap=True)
-    labelled = protocol.label_samples(protocol_samples(protocol, source))
-    _report_counts(protocol, labelled, source, console)
+    check_before_run(protocol, source,
+                     lambda line: console.print(line, highlight=False, markup=False,
+                                                soft_wrap=True))
     return True
-
-
-def _report_counts(protocol: Protocol, labelled: Sequence[LabelledSample], source: DataSource,
-                   console: Console) -> None:
-    scales = {twin_scale_of(source.dataset_dir(DATASETS.get(d))) for d in protocol.datasets}
-    n_subjects = len({item.sample.subject_key for item in labelled})
-    kind = ("real data" if scales == {None}
-            else "synthetic twin, scale " + ", ".join(f"{s:g}" for s in scales if s is not None))
-    console.print(f"{protocol.id}: {len(labelled)} samples, {n_subjects} subjects ({kind})",
-                  highlight=False, soft_wrap=True)
-    problems = protocol.check_counts(labelled)
-    if problems and scales - {None, 1.0}:
-        console.print("  counts differ from the published ones, as expected for a scaled twin")
-        return
-    for line in problems:
-        console.print(f"  [yellow]count check:[/] {line}", highlight=False, soft_wrap=True)
 
 
 class ProgressDisplay:
@@ -195,8 +177,10 @@ def describe_jobs(cells: Sequence[Cell], *, data_root: Path | None, results: Pat
 
 def run_cells(cells: Sequence[Cell], *, data_root: Path | None, results: Path,
               twin_scale: float, twin_seed: int, runner: Executor,
-              console: Console) -> list[JobResult]:
-    source = resolve_data_source(data_root, twin_scale, twin_seed)
+              console: Console, strict: bool = False,
+              allow_count_mismatch: bool = False) -> list[JobResult]:
+    source = resolve_data_source(data_root, twin_scale, twin_seed, strict=strict,
+                                 allow_count_mismatch=allow_count_mismatch)
     cells = _usable_cells(cells, source, console)
     check_writable(results, "results folder")
     jobs = [Job(cell, source) for cell in cells]
