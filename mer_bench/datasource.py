@@ -188,9 +188,10 @@ def protocol_data(protocol: "Protocol", source: DataSource) -> ProtocolData:
     On twins the lists are written from the twins themselves (see `data.sample_list`); on real
     data a missing list is an error naming where to put it.
     """
-    loaded = {name: load_dataset(DATASETS.get(name), source) for name in protocol.datasets}
-    samples = [sample for name in protocol.datasets for sample in loaded[name].samples]
-    excluded = {name: data.excluded for name, data in loaded.items()}
+    samples = [sample for name in protocol.datasets
+               for sample in load_samples(DATASETS.get(name), source)]
+    excluded = {name: load_dataset(DATASETS.get(name), source).excluded
+                for name in protocol.datasets}
     if not protocol.sample_lists:
         return ProtocolData(samples, excluded)
     if source.is_twin:
@@ -217,7 +218,11 @@ def protocol_samples(protocol: "Protocol", source: DataSource) -> list[Sample]:
 
 def data_provenance(protocol: "Protocol", source: DataSource) -> dict:
     """What a record says of the data beyond its source: rows excluded on loading (per dataset,
-    where any) and the sample list used with its SHA-256 (for protocols with one)."""
+    where any) and the sample list used with its SHA-256 (for protocols with one). Nothing where
+    the protocol's data is not there (a dry run compares configs before any data is checked)."""
+    datasets = [DATASETS.get(name) for name in protocol.datasets]
+    if not all(source.has(d) for d in datasets) or missing_sample_list(protocol, source):
+        return {}
     data = protocol_data(protocol, source)
     provenance: dict = {}
     excluded = {name: len(rows) for name, rows in data.excluded.items() if rows}

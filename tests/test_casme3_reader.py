@@ -201,13 +201,13 @@ def v2_dir(tmp_path: Path) -> Path:
     root = tmp_path / "CAS(ME)3"
     rows: list[list[object]] = []
     for excel_row in sorted(V2_ROWS):
-        while len(rows) + 2 < excel_row:  # filler: one clip of spNO.1's video b per row
-            onset = 10 * len(rows) + 1
-            rows.append(["spNO.1", "b", str(onset), str(onset + 2), str(onset + 4), 4, "III",
+        while len(rows) + 2 < excel_row:  # filler: overlapping clips of spNO.1's video b
+            onset = len(rows) + 1
+            rows.append(["spNO.1", "b", str(onset), str(onset + 1), str(onset + 2), 4, "III",
                          "disgust"])
         rows.append(V2_ROWS[excel_row][0])
     write_label(root, rows)
-    make_video(root, "spNO.1", "b", range(1, 10 * len(rows) + 6))
+    make_video(root, "spNO.1", "b", range(1, len(rows) + 3))
     for (subject, video, *_), fixed in V2_ROWS.values():
         make_video(root, subject, video, range(fixed.onset, fixed.offset + 1))
     return root
