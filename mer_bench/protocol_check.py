@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from mer_bench.data.doctor import unmapped_labels
 from mer_bench.data.sample import Excluded
 from mer_bench.data.spec import DATASETS
 from mer_bench.datasource import (DataSource, ListUsed, load_dataset, missing_sample_list,
@@ -99,6 +100,7 @@ def _loading_notes(protocol: Protocol, source: DataSource, excluded: dict[str, l
         notes += [f"  excluded: {row}" for row in excluded[name][:SHOWN_REASONS]]
         if len(excluded[name]) > SHOWN_REASONS:
             notes.append(f"  ... {len(excluded[name]) - SHOWN_REASONS} more excluded rows")
+        notes += [f"  {dataset.title}: {line}" for line in unmapped_labels(name, loaded.samples)]
     if sample_list is not None:
         notes.append(f"{protocol.id}: {sample_list.describe()}")
         notes += [f"  dropped: {line}" for line in sample_list.dropped]

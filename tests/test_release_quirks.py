@@ -194,3 +194,14 @@ def test_a_run_stops_before_training_on_a_failed_check_or_with_strict(cli, damag
     error = err.strip().splitlines()[-1]
     assert code == 2 and "SAMM: 1 rows excluded on loading, and --strict allows none" in error
     assert not (tmp_path / "results" / "records").exists()
+
+
+def test_a_label_no_protocol_maps_is_said_before_a_run(twin_copy: Path) -> None:
+    (coding,) = (twin_copy / "CASME2").glob("CASME2-coding-*.xlsx")
+    workbook = load_workbook(coding)
+    workbook.active["I2"] = "confusion??"
+    workbook.save(coding)
+    said: list[str] = []
+    check_before_run(get_protocol("casme2-5class"), resolve_data_source(twin_copy), said.append)
+    assert any("CASME II: 1 samples with emotion 'confusion??', which no protocol maps" in line
+               for line in said)
