@@ -244,10 +244,11 @@ def doctor(
     """Find the datasets under a data root, validate each, list every row excluded, errata fix,
     label normalisation and problem, and check the sample lists (MEGC2019).
 
-    Exit status: 0 every dataset found is usable and every sample list found names its clips;
-    1 a dataset found is unusable (with --strict: has a row excluded), a sample list is broken,
-    or no dataset was found (the folders looked for are listed); 2 bad usage (e.g. --data-root
-    is not a folder).
+    Exit status:
+    0 every dataset found is usable, every sample list found names its clips;
+    1 a dataset found is unusable (--strict: has a row excluded), a sample list
+    is broken, or no dataset was found (the folders looked for are listed);
+    2 bad usage (e.g. --data-root is not a folder).
     """
     import os
 

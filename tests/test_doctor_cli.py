@@ -15,7 +15,8 @@ def test_help_documents_the_exit_statuses(cli):
     assert code == 0
     text = " ".join(out.split())
     for phrase in ("Exit status: 0 every dataset found is usable", "1 a dataset found is unusable",
-                   "no dataset was found", "2 bad usage", "--deep", "--strict"):
+                   "no dataset was found", "2 bad usage (e.g. --data-root is not a folder)",
+                   "--deep", "--strict"):
         assert phrase in text
 
 

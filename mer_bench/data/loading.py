@@ -52,7 +52,7 @@ def load_dataset_dir(spec: DatasetSpec, dataset_dir: Path) -> LoadedDataset:
     rows = spec.read(dataset_dir)
     samples, normalised = normalise_labels(rows.samples)
     samples, fixes = apply_errata(samples, spec.errata)
-    fixed_by = {}
+    fixed_by: dict[str, list[str]] = {}
     for fix in fixes:
         fixed_by.setdefault(fix.sample_id, []).append(fix.rule)
     kept, excluded = [], list(rows.excluded)
