@@ -46,7 +46,8 @@ def plan(protocols: Sequence[str] | None = None, *, suite: str | None = None,
          data_root: str | Path | None = None, twin_scale: float | None = None,
          twin_seed: int = 0, results: str | Path = "results", executor: str = "local",
          executor_options: dict[str, Any] | None = None,
-         skip_completed: bool = False) -> "RunPlan":
+         skip_completed: bool = False, strict: bool = False,
+         allow_count_mismatch: bool = False) -> "RunPlan":
     """Check a run without reading any dataset or training: names, options, the results folder,
     the executor (a Ray ``address`` is reachable) and which protocols have their data.
 
@@ -63,6 +64,9 @@ def plan(protocols: Sequence[str] | None = None, *, suite: str | None = None,
     executor : ``"local"`` or ``"ray"``; ``executor_options`` are the ray executor's ``address``,
         ``num_cpus``, ``num_gpus``, ``storage``, ``max_failures``, ``gpu_share``.
     skip_completed : reuse records already made with the same config.
+    strict : an annotation row excluded on loading is an error (default: excluded, counted, said).
+    allow_count_mismatch : on real data, run even where a protocol's published counts do not
+        match (default: the run stops before training).
 
     Returns
     -------
@@ -81,7 +85,8 @@ def plan(protocols: Sequence[str] | None = None, *, suite: str | None = None,
     if suite is None and not protocols:
         raise ConfigError("nothing to run: give a suite (--all, --suite NAME) or protocols "
                           "(--protocol ID)")
-    source = resolve_data_source(_path(data_root), twin_scale_for(suite, twin_scale), twin_seed)
+    source = resolve_data_source(_path(data_root), twin_scale_for(suite, twin_scale), twin_seed,
+                                 strict=strict, allow_count_mismatch=allow_count_mismatch)
     notes: list[str] = []
     cells = expand_cells(suite, protocols, models, keyframes, seeds, selections,
                          data=data_key(source), notes=notes)
@@ -95,7 +100,8 @@ def run(protocols: Sequence[str] | None = None, *, suite: str | None = None,
         data_root: str | Path | None = None, twin_scale: float | None = None,
         twin_seed: int = 0, results: str | Path = "results", executor: str = "local",
         executor_options: dict[str, Any] | None = None, skip_completed: bool = False,
-        resume: bool = False, console: "Console | None" = None) -> pd.DataFrame:
+        strict: bool = False, allow_count_mismatch: bool = False, resume: bool = False,
+        console: "Console | None" = None) -> pd.DataFrame:
     """Run benchmark cells (protocol x model x keyframe strategy x seed) and publish leaderboards.
 
     Checks everything `plan` checks first, then reads every dataset once (generating twins),
@@ -126,7 +132,8 @@ def run(protocols: Sequence[str] | None = None, *, suite: str | None = None,
     checked = plan(protocols, suite=suite, models=models, keyframes=keyframes, seeds=seeds,
                    selections=selections, data_root=data_root, twin_scale=twin_scale,
                    twin_seed=twin_seed, results=results, executor=executor,
-                   executor_options=executor_options, skip_completed=skip_completed or resume)
+                   executor_options=executor_options, skip_completed=skip_completed or resume,
+                   strict=strict, allow_count_mismatch=allow_count_mismatch)
     console = console or Console(stderr=True)
     for note in checked.notes:
         console.print(note, markup=False, highlight=False)

@@ -155,6 +155,11 @@ def run(
         "--dry-run", help="Check everything (results folder, --address, data present and readable), print "
              "the job matrix with resources and status and the protocols skipped; train "
              "nothing. Exit 2 when nothing would run.")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Stop (exit 2) if any annotation row is excluded on loading.")] = False,
+    allow_count_mismatch: Annotated[bool, typer.Option(
+        "--allow-count-mismatch", help="Run on real data even where a protocol's published "
+        "counts do not match (by default the run stops).")] = False,
 ) -> None:
     """Run benchmark cells (protocol x model x keyframe strategy x seed) and write leaderboards.
 
@@ -172,7 +177,8 @@ def run(
                     seeds=seed, selections=[s.value for s in selection or ()],
                     data_root=data_root, twin_scale=twin_scale, twin_seed=twin_seed,
                     results=results, executor=executor, executor_options=options,
-                    skip_completed=skip_completed or resume)
+                    skip_completed=skip_completed or resume, strict=strict,
+                    allow_count_mismatch=allow_count_mismatch)
     for note in plan.notes:
         _say(note)
     if dry_run:
@@ -279,12 +285,14 @@ def protocols(
     data_root: DataRoot = None,
     twin_scale: DataTwinScale = FULL_TWIN_SCALE,
     twin_seed: TwinSeed = 0,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="With --check: a row excluded on loading is an error.")] = False,
 ) -> None:
     """List the registered protocols with their classes and published counts."""
     from mer_bench.protocols import protocol_registry
 
     if check:
-        _check_protocols(data_root, twin_scale, twin_seed)
+        _check_protocols(data_root, twin_scale, twin_seed, strict)
         return
     registry = protocol_registry()
     if not registry.names():
@@ -301,17 +309,21 @@ def protocols(
                                        "hash"], disable_numparse=True))
 
 
-def _check_protocols(data_root: Path | None, twin_scale: float, twin_seed: int) -> None:
+def _check_protocols(data_root: Path | None, twin_scale: float, twin_seed: int,
+                     strict: bool) -> None:
     from mer_bench.datasource import resolve_data_source
     from mer_bench.protocol_check import check_protocols
 
-    checks = check_protocols(resolve_data_source(data_root, twin_scale, twin_seed))
+    checks = check_protocols(resolve_data_source(data_root, twin_scale, twin_seed, strict=strict))
     typer.echo(tabulate([[c.protocol.id, c.samples if c.present else "", c.subjects or "",
-                          c.status] for c in checks],
-                        headers=["protocol", "samples", "subjects", "counts"]))
-    for check in checks:
-        if check.failed:
-            typer.echo("\n".join(f"  {line}" for line in check.problems))
+                          c.n_excluded or "", c.status if c.present else f"{c.status}: {c.absent}"]
+                         for c in checks],
+                        headers=["protocol", "samples", "subjects", "rows excluded", "counts"]))
+    # what matters to a protocol's counts: its sample list, rows excluded, mismatches
+    for check in (c for c in checks if c.present and (c.sample_list or c.n_excluded
+                                                         or c.failed)):
+        lines = [*check.notes, *(check.problems if not check.scaled_twin else [])]
+        typer.echo(f"\n{check.protocol.id}:\n" + "\n".join(f"  {line}" for line in lines))
     if any(c.failed for c in checks):
         raise typer.Exit(1)
 
@@ -337,32 +349,34 @@ def suites() -> None:
 def doctor(
     data_root: DataRoot = None,
     verbose: Annotated[bool, typer.Option(
-        "--verbose", help="List every errata fix, not three examples per rule.")] = False,
+        "--verbose", help="List the samples of every label normalisation too.")]
+        = False,
+    deep: Annotated[bool, typer.Option(
+        "--deep", help="Decode every frame, not only the key frames, and name corrupt, empty or "
+        "unreadable files.")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="A dataset with a row excluded is unusable.")] = False,
 ) -> None:
-    """Find the datasets under a data root, validate each, list errata applied and problems."""
+    """Find the datasets under a data root, validate each, list every row excluded, errata fix,
+    label normalisation and problem, and check the sample lists (MEGC2019).
+
+    Exit status:
+    0 every dataset found is usable, every sample list found names its clips;
+    1 a dataset found is unusable (--strict: has a row excluded), a sample list
+    is broken, or no dataset was found (the folders looked for are listed);
+    2 bad usage (e.g. --data-root is not a folder).
+    """
     from mer_bench.data.doctor import diagnose
-    from mer_bench.datasource import DATA_ENV
+    from mer_bench.datasource import DATA_ENV, check_data_root
 
     root = data_root or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
-    if root is None or not root.is_dir():
-        raise ConfigError(f"data root {root} is not a folder; pass --data-root DIR (or set "
-                          f"{DATA_ENV}) to the folder holding the datasets")
-    reports = diagnose(root)
-    typer.echo(tabulate([[r.name, r.folder.name, r.status, r.samples or "", r.subjects or "",
-                          len(r.fixes) or "", len(r.problems) or ""] for r in reports],
-                        headers=["dataset", "folder", "status", "samples", "subjects",
-                                 "errata fixes", "problems"]))
-    for report in (r for r in reports if r.present):
-        if report.error:
-            typer.echo(f"\n{report.title}: {report.error}")
-        if report.fixes:
-            typer.echo(f"\n{report.title}: errata applied")
-            _print_fixes(report.fixes, verbose)
-        if report.problems:
-            typer.echo(f"\n{report.title}: problems")
-            typer.echo("\n".join(f"  {line}" for line in report.problems))
-    present = [r for r in reports if r.present]
-    if not present or any(not r.usable for r in present):
+    if root is None:
+        raise ConfigError(f"no data root; pass --data-root DIR (or set {DATA_ENV}) to the folder "
+                          "holding the datasets")
+    check_data_root(root)
+    diagnosis = diagnose(root, deep=deep, strict=strict)
+    typer.echo(diagnosis.render(verbose=verbose))
+    if not diagnosis.ok:
         raise typer.Exit(1)
 
 
@@ -557,18 +571,6 @@ def visualize_tsne(
 def _say(line: str) -> None:
     """A progress line on stderr; never read as markup ('gamdss[distance=flow]' stays whole)."""
     console.print(line, highlight=False, markup=False, soft_wrap=True)
-
-
-def _print_fixes(fixes, verbose: bool) -> None:
-    by_rule: dict[str, list] = {}
-    for fix in fixes:
-        by_rule.setdefault(fix.rule, []).append(fix)
-    for rule, applied in by_rule.items():
-        typer.echo(f"  {rule}: {len(applied)} samples")
-        shown = applied if verbose else applied[:3]
-        typer.echo("\n".join(f"    {fix.sample_id}: {fix.what}" for fix in shown))
-        if len(shown) < len(applied):
-            typer.echo(f"    ... {len(applied) - len(shown)} more (--verbose lists them)")
 
 
 def _click_types(name: str) -> tuple[type, ...]:

@@ -59,6 +59,15 @@ class ExpectedCounts:
 
 
 @dataclass(frozen=True)
+class SampleListSpec:
+    """A file under the data root listing a protocol's clips (MEGC2019's ground truth), and the
+    counts the protocol has with it where they differ from its own (None: the same)."""
+
+    file: str
+    expected: ExpectedCounts | None = None
+
+
+@dataclass(frozen=True)
 class LabelledSample:
     sample: Sample
     label: int
@@ -108,8 +117,9 @@ class Protocol:
     sources: tuple[Source, ...]
     expected: ExpectedCounts
     source_file: Path = field(compare=False)
-    # a file under the data root listing the protocol's clips (MEGC2019's ground truth), or None
-    sample_list: str | None = None
+    # files under the data root listing the protocol's clips (MEGC2019's ground truth): the first
+    # one present is used; none for protocols of whole datasets
+    sample_lists: tuple[SampleListSpec, ...] = ()
 
     @property
     def family(self) -> str:
@@ -142,11 +152,13 @@ class Protocol:
             "classes": list(self.classes),
             "sources": [{"dataset": s.dataset, "role": s.role, "label_field": s.label_field,
                          "class_map": dict(sorted(s.class_map.items()))} for s in self.sources],
-            "expected": {"counts": dict(sorted(self.expected.counts.items())),
-                         "subjects": self.expected.subjects},
+            "expected": _counts_content(self.expected),
         }
-        if self.sample_list is not None:
-            content["sample_list"] = self.sample_list
+        if self.sample_lists:
+            content["sample_lists"] = [
+                {"file": spec.file, **({"expected": _counts_content(spec.expected)}
+                                       if spec.expected else {})}
+                for spec in self.sample_lists]
         blob = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -169,19 +181,30 @@ class Protocol:
                 labelled.append(LabelledSample(sample, label))
         return labelled
 
-    def check_counts(self, labelled: Sequence[LabelledSample]) -> list[str]:
-        """Differences between the data and the published counts, one readable line each."""
+    def expected_with(self, sample_list: SampleListSpec | None) -> ExpectedCounts:
+        """The published counts with ``sample_list`` (the protocol's own where it has none)."""
+        return sample_list.expected if sample_list and sample_list.expected else self.expected
+
+    def check_counts(self, labelled: Sequence[LabelledSample],
+                     expected: ExpectedCounts | None = None) -> list[str]:
+        """Differences between the data and the published counts (``expected``, default the
+        protocol's own), one readable line each."""
+        expected = expected or self.expected
         problems = []
         found = Counter(self.classes[item.label] for item in labelled)
         for name in self.classes:
-            want = self.expected.counts.get(name)
+            want = expected.counts.get(name)
             if want is not None and found[name] != want:
                 problems.append(f"{self.id}: class {name!r} has {found[name]} samples, "
                                 f"published {want}")
         subjects = len({item.sample.subject_key for item in labelled})
-        if self.expected.subjects is not None and subjects != self.expected.subjects:
-            problems.append(f"{self.id}: {subjects} subjects, published {self.expected.subjects}")
+        if expected.subjects is not None and subjects != expected.subjects:
+            problems.append(f"{self.id}: {subjects} subjects, published {expected.subjects}")
         return problems
+
+
+def _counts_content(expected: ExpectedCounts) -> dict:
+    return {"counts": dict(sorted(expected.counts.items())), "subjects": expected.subjects}
 
 
 def loso_folds(labelled: Sequence[LabelledSample]) -> list[Fold]:
@@ -269,7 +292,6 @@ def _parse_protocol(pid: str, body: Mapping, dataset: str, source: Path) -> Prot
     if evaluation not in EVALUATIONS:
         raise ConfigError(f"{where} has evaluation {evaluation!r}; "
                           f"use one of {', '.join(EVALUATIONS)}")
-    expected = body.get("expected", {})
     return Protocol(
         id=pid,
         title=body.get("title", pid),
@@ -277,11 +299,36 @@ def _parse_protocol(pid: str, body: Mapping, dataset: str, source: Path) -> Prot
         evaluation=evaluation,
         classes=classes,
         sources=_parse_sources(pid, body, dataset, evaluation, classes, where),
-        expected=ExpectedCounts(dict(expected.get("counts", {})), expected.get("subjects"),
-                                expected.get("source", ""), bool(expected.get("assumed", False))),
+        expected=_expected(body.get("expected", {}), where),
         source_file=source,
-        sample_list=body.get("sample_list"),
+        sample_lists=_sample_lists(body.get("sample_list"), where),
     )
+
+
+def _expected(raw: object, where: str) -> ExpectedCounts:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: 'expected' must map counts, subjects and source")
+    return ExpectedCounts(dict(raw.get("counts", {})), raw.get("subjects"), raw.get("source", ""),
+                          bool(raw.get("assumed", False)))
+
+
+def _sample_lists(raw: object, where: str) -> tuple[SampleListSpec, ...]:
+    """``sample_list``: one file, or a list of files, each a name or {file, expected}."""
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    specs = []
+    for item in items:
+        if isinstance(item, str):
+            specs.append(SampleListSpec(item))
+        elif isinstance(item, Mapping) and isinstance(item.get("file"), str):
+            expected = item.get("expected")
+            specs.append(SampleListSpec(item["file"],
+                                        _expected(expected, where) if expected else None))
+        else:
+            raise ConfigError(f"{where}: each sample_list entry is a file name or "
+                              "{file, expected}")
+    return tuple(specs)
 
 
 def load_protocol_file(path: Path) -> list[Protocol]:

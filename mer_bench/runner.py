@@ -20,13 +20,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mer_bench.data.spec import DATASETS
 from mer_bench.datasource import (DataSource, cache_dir, load_dataset, missing_sample_list,
-                                  protocol_samples, twin_is_current, twin_scale_of)
+                                  twin_is_current)
 from mer_bench.errors import ConfigError
 from mer_bench.execute import EXECUTORS, Executor, Job
 from mer_bench.execute.base import TrialsFailed
 from mer_bench.keyframes import KEYFRAME_STRATEGIES
 from mer_bench.models import MODELS
-from mer_bench.protocols import LabelledSample, Protocol, get_protocol
+from mer_bench.protocol_check import check_before_run
+from mer_bench.protocols import Protocol, get_protocol
 from mer_bench.report.publish import publish
 from mer_bench.store import DEFAULT_SELECTION, Cell, JobResult, ResultStore, check_writable
 from mer_bench.suites import DEFAULT_TWIN_SCALE, suite_registry
@@ -180,8 +181,8 @@ def missing_data(protocol: Protocol, source: DataSource) -> list[str]:
                 missing.append(f"{dataset.folder}/ (it has no synthetic twin; pass --data-root)")
             continue
         folder = source.dataset_dir(dataset)
-        if not folder.is_dir():
-            missing.append(f"{dataset.folder}/")
+        if not dataset.present_in(folder):  # SMIC: the camera's own folder, not just SMIC/
+            missing.append(dataset.looked_for)
         elif not os.access(folder, os.R_OK | os.X_OK):
             missing.append(f"{dataset.folder}/ (not readable: fix its permissions)")
     absent_list = missing_sample_list(protocol, source)
@@ -214,9 +215,9 @@ def load_data(plan: RunPlan, console: Console, *, generate_twins: bool = True) -
     else:
         _read_datasets(datasets.values(), plan.source, console)
     for protocol_id in plan.protocols:
-        protocol = get_protocol(protocol_id)
-        labelled = protocol.label_samples(protocol_samples(protocol, plan.source))
-        _report_counts(protocol, labelled, plan.source, console)
+        # counts, errata, exclusions, the sample list used; on real data a count mismatch stops
+        # the run here unless --allow-count-mismatch
+        check_before_run(get_protocol(protocol_id), plan.source, lambda line: _say(console, line))
 
 
 def _read_datasets(datasets, source: DataSource, console: Console) -> None:
@@ -224,28 +225,11 @@ def _read_datasets(datasets, source: DataSource, console: Console) -> None:
         if source.is_twin and not twin_is_current(dataset, source):
             _say(console, f"generating the {dataset.title} twin at scale {source.twin_scale:g} "
                           f"(once) in {source.dataset_dir(dataset)}")
-        fixes = load_dataset(dataset, source)[1]
-        if fixes:
-            _say(console, f"{dataset.title}: {len(fixes)} errata fixes applied (see mer-bench doctor)")
+        load_dataset(dataset, source)  # reads, corrects and validates; --strict stops here
 
 
 def _say(console: Console, line: str) -> None:
     console.print(line, highlight=False, markup=False, soft_wrap=True)
-
-
-def _report_counts(protocol: Protocol, labelled: Sequence[LabelledSample], source: DataSource,
-                   console: Console) -> None:
-    scales = {twin_scale_of(source.dataset_dir(DATASETS.get(d))) for d in protocol.datasets}
-    n_subjects = len({item.sample.subject_key for item in labelled})
-    kind = ("real data" if scales == {None}
-            else "synthetic twin, scale " + ", ".join(f"{s:g}" for s in scales if s is not None))
-    _say(console, f"{protocol.id}: {len(labelled)} samples, {n_subjects} subjects ({kind})")
-    problems = protocol.check_counts(labelled)
-    if problems and scales - {None, 1.0}:
-        _say(console, "  counts differ from the published ones, as expected for a scaled twin")
-        return
-    for line in problems:
-        _say(console, f"  count check: {line}")
 
 
 class ProgressDisplay:

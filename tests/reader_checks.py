@@ -13,3 +13,13 @@ def assert_one_line(error: pytest.ExceptionInfo[DataError], *fragments: str) -> 
     assert "\n" not in message
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def assert_excluded(loaded, *fragments: str) -> None:
+    """Exactly one row was excluded on loading (not the dataset), its reason one line naming every
+    fragment (file, row, what is wrong)."""
+    assert len(loaded.excluded) == 1, [str(e) for e in loaded.excluded]
+    reason = str(loaded.excluded[0])
+    assert "\n" not in reason
+    for fragment in fragments:
+        assert fragment in reason, f"{fragment!r} not in {reason!r}"

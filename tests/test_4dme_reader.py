@@ -10,11 +10,11 @@ import pytest
 from openpyxl import Workbook
 
 from mer_bench.data.doctor import clip_problems
-from mer_bench.data.errata import apply_errata
 from mer_bench.data.fourdme import FOURDME, read_fourdme
+from mer_bench.data.loading import load_dataset_dir
 from mer_bench.data.sample import KeyFrames
 from mer_bench.errors import DataError
-from reader_checks import assert_one_line
+from reader_checks import assert_excluded, assert_one_line
 
 CODING = "4DME_Labelling_Micro_release v1.xlsx"  # with the space, as released
 HEADER = ["sub_ID", "fold_name", "Onset", "Apex", "Offset", "AUs", "Emotion", "Positive",
@@ -73,7 +73,7 @@ def fourdme_dir(tmp_path: Path) -> Path:
 
 
 def test_reads_samples_sorted_by_subject_and_clip(fourdme_dir: Path) -> None:
-    samples = read_fourdme(fourdme_dir)
+    samples = read_fourdme(fourdme_dir).samples
     assert [s.sample_id for s in samples] == ["4dme/S01/S01_01_2", "4dme/S01/S01_02_1",
                                               "4dme/S12/S12_03_1"]
     assert {s.subject for s in samples} == {"S01", "S12"}
@@ -81,7 +81,7 @@ def test_reads_samples_sorted_by_subject_and_clip(fourdme_dir: Path) -> None:
 
 
 def test_key_frames_labels_and_columns_kept_as_written(fourdme_dir: Path) -> None:
-    surprise, negative, positive = read_fourdme(fourdme_dir)
+    surprise, negative, positive = read_fourdme(fourdme_dir).samples
     assert negative.annotated == KeyFrames(onset=8, apex=10, offset=12)
     assert negative.emotion == "negative" and positive.emotion == "Positive"
     assert negative.action_units == "AU4+AU7(k)"
@@ -91,7 +91,7 @@ def test_key_frames_labels_and_columns_kept_as_written(fourdme_dir: Path) -> Non
 
 
 def test_frames_sorted_numerically_not_as_text(fourdme_dir: Path) -> None:
-    _, negative, positive = read_fourdme(fourdme_dir)
+    _, negative, positive = read_fourdme(fourdme_dir).samples
     assert negative.frame_numbers == (8, 9, 10, 11, 12)
     assert [p.name for p in negative.frame_paths] == ["8.jpg", "9.jpg", "10.jpg", "11.jpg",
                                                       "12.jpg"]
@@ -107,23 +107,23 @@ def test_frame_number_is_the_trailing_digits_of_the_name(tmp_path: Path, naming:
     clip_dir.mkdir(parents=True)
     for number in range(8, 13):
         cv2.imwrite(str(clip_dir / naming.format(number)), np.zeros((4, 4), np.uint8))
-    assert read_fourdme(root)[0].frame_numbers == (8, 9, 10, 11, 12)
+    assert read_fourdme(root).samples[0].frame_numbers == (8, 9, 10, 11, 12)
 
 
 def test_cropped_frames_read_when_asked_and_grey_micro_preferred(fourdme_dir: Path) -> None:
     make_clip(fourdme_dir, "S12", "S12_03_1", range(98, 104), folder="gray_micro_crop")
     make_clip(fourdme_dir, "S01", "S01_02_1", range(8, 13), folder="gray_micro_crop")
     make_clip(fourdme_dir, "S01", "S01_01_2", range(46, 51), folder="gray_micro_crop")
-    cropped = read_fourdme(fourdme_dir, variant="cropped")
+    cropped = read_fourdme(fourdme_dir, variant="cropped").samples
     assert cropped[0].frame_paths[0] == fourdme_dir / "gray_micro_crop/S01/S01_01_2/46.jpg"
     assert cropped[0].extra["variant"] == "cropped"
-    assert read_fourdme(fourdme_dir)[0].extra["variant"] == "raw"
+    assert read_fourdme(fourdme_dir).samples[0].extra["variant"] == "raw"
 
 
-def test_errata_lower_case_the_labels(fourdme_dir: Path) -> None:
-    fixed, applied = apply_errata(read_fourdme(fourdme_dir), FOURDME.errata)
-    assert [s.emotion for s in fixed] == ["surprise", "negative", "positive"]
-    assert {f.rule for f in applied} == {"label-spelling"}
+def test_loading_lower_cases_the_labels_as_normalisations_not_errata(fourdme_dir: Path) -> None:
+    loaded = load_dataset_dir(FOURDME, fourdme_dir)
+    assert [s.emotion for s in loaded.samples] == ["surprise", "negative", "positive"]
+    assert loaded.fixes == [] and len(loaded.normalised) == 2  # one is written lower-case
 
 
 def test_multi_category_emotion_agrees_with_several_one_hot_columns(tmp_path: Path) -> None:
@@ -131,14 +131,14 @@ def test_multi_category_emotion_agrees_with_several_one_hot_columns(tmp_path: Pa
     write_coding(root, [row("S01", "S01_02_1", 8, 10, 12, "Negative+Surprise",
                             flags=[0, 1, 1, 0, 0])])
     make_clip(root, "S01", "S01_02_1", range(8, 13))
-    assert read_fourdme(root)[0].emotion == "Negative+Surprise"  # no single-class protocol has it
+    assert read_fourdme(root).samples[0].emotion == "Negative+Surprise"  # no single-class protocol has it
 
 
 def test_gap_inside_a_clip_is_left_to_the_doctor(tmp_path: Path) -> None:
     root = tmp_path / "4DME"
     write_coding(root, [GOOD_ROWS[2]])
     make_clip(root, "S01", "S01_01_2", [46, 47, 48, 50])
-    (sample,) = read_fourdme(root)
+    (sample,) = read_fourdme(root).samples
     assert clip_problems(sample) == ["4dme/S01/S01_01_2: frames missing inside the clip (49..49)"]
 
 
@@ -154,7 +154,7 @@ def test_spec_marks_4dme_for_face_cropping() -> None:
 
 def test_missing_dataset_dir(tmp_path: Path) -> None:
     with pytest.raises(DataError) as error:
-        read_fourdme(tmp_path / "4DME")
+        read_fourdme(tmp_path / "4DME").samples
     assert_one_line(error, str(tmp_path / "4DME"))
 
 
@@ -163,7 +163,7 @@ def test_missing_coding_file_ignores_the_extras_workbook(tmp_path: Path) -> None
     write_coding(root, GOOD_ROWS, name="4DME_Labelling_Micro_extras_release v1.xlsx")
     make_clip(root, "S01", "S01_02_1", range(8, 13))
     with pytest.raises(DataError) as error:
-        read_fourdme(root)
+        read_fourdme(root).samples
     assert_one_line(error, str(root), CODING)
 
 
@@ -171,13 +171,13 @@ def test_missing_frames_folder(tmp_path: Path) -> None:
     root = tmp_path / "4DME"
     write_coding(root, GOOD_ROWS)
     with pytest.raises(DataError) as error:
-        read_fourdme(root)
+        read_fourdme(root).samples
     assert_one_line(error, str(root), "gray_micro/")
 
 
 def test_missing_variant_folder(fourdme_dir: Path) -> None:
     with pytest.raises(DataError) as error:
-        read_fourdme(fourdme_dir, variant="cropped")
+        read_fourdme(fourdme_dir, variant="cropped").samples
     assert_one_line(error, "gray_micro_crop", "folder not found")
 
 
@@ -186,7 +186,7 @@ def test_missing_required_column_is_named(fourdme_dir: Path, column: str) -> Non
     header = [("Other column" if h == column else h) for h in HEADER]
     write_coding(fourdme_dir, GOOD_ROWS, header=header)
     with pytest.raises(DataError) as error:
-        read_fourdme(fourdme_dir)
+        read_fourdme(fourdme_dir).samples
     assert_one_line(error, CODING, "row 1", repr(column))
 
 
@@ -214,16 +214,16 @@ BAD_ROWS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_ROWS))
-def test_bad_row_names_file_and_row(tmp_path: Path, case: str) -> None:
+def test_a_bad_row_is_excluded_naming_file_and_row(tmp_path: Path, case: str) -> None:
     bad, fragment = BAD_ROWS[case]
     root = tmp_path / "4DME"
     # the bad row is the second data row, i.e. Excel row 3
     write_coding(root, [GOOD_ROWS[2], bad])
     make_clip(root, "S01", "S01_01_2", range(46, 51))
     make_clip(root, "S01", "S01_02_1", [8, 9, 10, 12])
-    with pytest.raises(DataError) as error:
-        read_fourdme(root)
-    assert_one_line(error, CODING, "row 3", fragment)
+    loaded = load_dataset_dir(FOURDME, root)
+    assert_excluded(loaded, CODING, "row 3", fragment)
+    assert [s.clip for s in loaded.samples] == ["S01_01_2"]
 
 
 def test_clip_folder_without_frames(tmp_path: Path) -> None:
@@ -231,9 +231,7 @@ def test_clip_folder_without_frames(tmp_path: Path) -> None:
     write_coding(root, [GOOD_ROWS[2]])
     clip_dir = make_clip(root, "S01", "S01_01_2", [])
     (clip_dir / "Thumbs.db").write_bytes(b"")
-    with pytest.raises(DataError) as error:
-        read_fourdme(root)
-    assert_one_line(error, CODING, "row 2", "no <n>.jpg frames")
+    assert_excluded(read_fourdme(root), CODING, "row 2", "no <n>.jpg frames")
 
 
 def test_unreadable_spreadsheet(tmp_path: Path) -> None:
@@ -242,5 +240,5 @@ def test_unreadable_spreadsheet(tmp_path: Path) -> None:
     (root / CODING).write_bytes(b"not a workbook")
     make_clip(root, "S01", "S01_01_2", range(46, 51))
     with pytest.raises(DataError) as error:
-        read_fourdme(root)
+        read_fourdme(root).samples
     assert_one_line(error, CODING, "cannot read")

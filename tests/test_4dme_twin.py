@@ -72,7 +72,7 @@ def test_annotator_errs_most_on_offsets(full_plans: list) -> None:
 
 
 def test_real_reader_reads_the_twin_with_spec_counts(twin_dir: Path) -> None:
-    samples = read_fourdme(twin_dir)
+    samples = read_fourdme(twin_dir).samples
     spec = twin.fourdme_twin_spec(SCALE)
     assert Counter(s.emotion for s in samples) == Counter(dict(spec.class_counts))
     assert len({s.subject for s in samples}) == spec.n_subjects
@@ -90,7 +90,7 @@ def test_twin_writes_the_native_workbook_and_grey_frames(twin_dir: Path) -> None
     assert (one_hot.sum(axis=1) == 1).all()
     assert (one_hot.idxmax(axis=1) == table["Emotion"]).all()
     assert table["AUs"].str.fullmatch(r"AU\d+(\(k\))?(\+AU\d+(\(k\))?)*").all()
-    sample = read_fourdme(twin_dir)[0]
+    sample = read_fourdme(twin_dir).samples[0]
     assert sample.frame_paths[0] == (twin_dir / "gray_micro" / sample.subject / sample.clip
                                      / f"{sample.frame_numbers[0]}.jpg")
     frame = cv2.imread(str(sample.frame_paths[0]), cv2.IMREAD_UNCHANGED)
@@ -98,7 +98,7 @@ def test_twin_writes_the_native_workbook_and_grey_frames(twin_dir: Path) -> None
 
 
 def test_truth_sidecar_keys_match_samples_and_lie_inside_clips(twin_dir: Path) -> None:
-    samples = read_fourdme(twin_dir)
+    samples = read_fourdme(twin_dir).samples
     truth = load_truth(twin_dir)
     assert set(truth) == {s.sample_id for s in samples}
     for s in samples:

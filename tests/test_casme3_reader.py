@@ -7,20 +7,24 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 from openpyxl import Workbook
 
 from mer_bench.data.casme3 import (
     CASME3,
     LABEL_FILE_V2,
+    MEB_V2_CORRECTIONS,
     MEB_V2_ROW_FIXES,
     find_frames_root,
     read_casme3,
 )
-from mer_bench.data.errata import LABEL_SPELLING, apply_errata
+from mer_bench.data.errata import APEX_RULES
+from mer_bench.data.loading import load_dataset_dir
 from mer_bench.data.sample import KeyFrames
+from mer_bench.data.spec import DatasetSpec
 from mer_bench.errors import DataError
-from reader_checks import assert_one_line
+from reader_checks import assert_excluded, assert_one_line
 
 HEADER = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"]
 LABEL_DIR = Path("part_A") / "annotation"
@@ -28,27 +32,36 @@ FRAMES = Path("part_A") / "data" / "part_A"
 
 GOOD_ROWS = [
     # deliberately not in (subject, clip) order: the reader sorts
-    ["spNO.10", "f", 278, 279, 280, 18, "VII", "fear"],
+    ["spNO.10", "f", "278", "279", "280", 18, "VII", "fear"],  # frame numbers are text in v2
     ["spNO.1", "j", 98, 100, 102, "26+25", "II", "Others"],  # 3 rows of the v2 file say 'Others'
     ["spNO.1", "b", 8, 10, 12, 4, "III", "disgust"],  # a single AU is a number cell
-    ["spNO.10", "f", 280, 281, 285, "L2", "VII", "fear"],  # same video, the next clip
+    ["spNO.10", "f", "280", "281", "285", "L2", "VII", "fear"],  # same video, the next clip
 ]
 
 
 def write_label(root: Path, rows: list[list[object]], header: list[str] = HEADER,
                 name: str = LABEL_FILE_V2, folder: Path = LABEL_DIR,
                 sheet: str = "label") -> Path:
+    """The workbook as the v2 file is: ``Sheet1`` (rows of something else) before the label
+    sheet, and an empty ``Sheet3`` after it; the reader picks the label sheet by name."""
     (root / folder).mkdir(parents=True, exist_ok=True)
     workbook = Workbook()
-    # the label sheet is not the first one: the reader picks it by name
-    workbook.active.title = "readme"
+    workbook.active.title = "Sheet1"
+    workbook.active.append(["Subject", "Filename", "Frames"])
+    for number in range(1, 12):
+        workbook.active.append([f"spNO.{number}", "a", 3000 + number])
     labels = workbook.create_sheet(sheet)
     labels.append(header)
     for row in rows:
         labels.append(row)
+    workbook.create_sheet("Sheet3")
     path = root / folder / name
     workbook.save(path)
     return path
+
+
+def load(root: Path, spec: DatasetSpec = CASME3):
+    return load_dataset_dir(spec, root)
 
 
 def make_video(root: Path, subject: str, video: str, numbers: range | list[int],
@@ -76,7 +89,7 @@ def casme3_dir(tmp_path: Path) -> Path:
 
 
 def test_reads_samples_sorted_with_onset_in_the_clip_id(casme3_dir: Path) -> None:
-    samples = read_casme3(casme3_dir)
+    samples = read_casme3(casme3_dir).samples
     assert [s.sample_id for s in samples] == [
         "casme3/spNO.1/b_8",
         "casme3/spNO.1/j_98",
@@ -88,7 +101,7 @@ def test_reads_samples_sorted_with_onset_in_the_clip_id(casme3_dir: Path) -> Non
 
 
 def test_key_frames_labels_aus_and_objective_class_kept_as_written(casme3_dir: Path) -> None:
-    b, j, f1, f2 = read_casme3(casme3_dir)
+    b, j, f1, f2 = read_casme3(casme3_dir).samples
     assert b.annotated == KeyFrames(onset=8, apex=10, offset=12)
     assert (b.emotion, b.action_units) == ("disgust", "4")
     assert (j.emotion, j.action_units) == ("Others", "26+25")  # case left to the errata
@@ -99,31 +112,38 @@ def test_key_frames_labels_aus_and_objective_class_kept_as_written(casme3_dir: P
 
 
 def test_clip_is_its_onset_offset_range_in_numeric_order(casme3_dir: Path) -> None:
-    b = read_casme3(casme3_dir)[0]
+    assert read_casme3(casme3_dir).samples[0].frame_numbers == ()  # looked up after errata
+    b = load(casme3_dir).samples[0]
     assert b.frame_numbers == (8, 9, 10, 11, 12)  # '10.jpg' sorts before '8.jpg' as text
     assert [p.name for p in b.frame_paths] == ["8.jpg", "9.jpg", "10.jpg", "11.jpg", "12.jpg"]
     assert b.path_of(10) == casme3_dir / FRAMES / "spNO.1" / "b" / "color" / "10.jpg"
 
 
 def test_two_clips_of_one_video_share_its_folder(casme3_dir: Path) -> None:
-    first, second = read_casme3(casme3_dir)[2:]
+    first, second = load(casme3_dir).samples[2:]
     assert first.frame_numbers == (278, 279, 280) and second.frame_numbers[0] == 280
     assert first.path_of(280) == second.path_of(280)
     assert first.extra["video"] == second.extra["video"] == "f"
 
 
-def test_errata_lower_case_the_others_label(casme3_dir: Path) -> None:
-    fixed, applied = apply_errata(read_casme3(casme3_dir), CASME3.errata)
-    assert fixed[1].emotion == "others"
-    assert [(a.rule, a.sample_id) for a in applied] == [(LABEL_SPELLING.name,
-                                                        "casme3/spNO.1/j_98")]
+def test_text_frame_numbers_are_numbers(casme3_dir: Path) -> None:
+    f1, f2 = read_casme3(casme3_dir).samples[2:]
+    assert (f1.annotated, f2.annotated) == (KeyFrames(278, 279, 280), KeyFrames(280, 281, 285))
+
+
+def test_others_written_capitalised_is_a_normalisation_not_an_erratum(casme3_dir: Path) -> None:
+    loaded = load(casme3_dir)
+    assert loaded.samples[1].emotion == "others"
+    assert [(n.sample_id, n.written) for n in loaded.normalised] == [
+        ("casme3/spNO.1/j_98", "Others")]
+    assert loaded.fixes == []
 
 
 def test_frames_found_in_another_copy_layout_and_without_color_folders(tmp_path: Path) -> None:
     root = tmp_path / "CAS(ME)3"
     write_label(root, [GOOD_ROWS[2]], folder=Path("."))
     make_video(root, "spNO.1", "b", range(8, 13), frames=Path("ME_A_cropped"), color=False)
-    (sample,) = read_casme3(root)
+    (sample,) = load(root).samples
     assert sample.frame_paths[0] == root / "ME_A_cropped" / "spNO.1" / "b" / "8.jpg"
 
 
@@ -131,7 +151,7 @@ def test_zero_padded_frame_names_are_read_by_number(tmp_path: Path) -> None:
     root = tmp_path / "CAS(ME)3"
     write_label(root, [GOOD_ROWS[2]])
     make_video(root, "spNO.1", "b", range(5, 15), name="{:04d}.jpg")
-    (sample,) = read_casme3(root)
+    (sample,) = load(root).samples
     assert sample.frame_numbers == (8, 9, 10, 11, 12)
     assert sample.path_of(10).name == "0010.jpg"
 
@@ -141,52 +161,100 @@ def test_part_a_copy_preferred_over_part_b_and_frames_dir_picks_one(casme3_dir: 
     assert find_frames_root(casme3_dir) == casme3_dir / FRAMES
     make_video(casme3_dir, "spNO.1", "b", range(1, 21), frames=Path("part_A") / "full_cropped")
     with pytest.raises(DataError) as error:
-        read_casme3(casme3_dir)
+        read_casme3(casme3_dir).samples
     assert_one_line(error, "several places", "frames_dir")
     write_label(casme3_dir, [GOOD_ROWS[2]])  # the cropped copy holds only that video
-    (sample,) = read_casme3(casme3_dir, frames_dir=Path("part_A/full_cropped"))
-    assert sample.frame_paths[0].parent == casme3_dir / "part_A/full_cropped/spNO.1/b/color"
+    rows = read_casme3(casme3_dir, frames_dir=Path("part_A/full_cropped"))
+    ((numbers, paths),) = [rows.frames_of(sample) for sample in rows.samples]
+    assert paths[0].parent == casme3_dir / "part_A/full_cropped/spNO.1/b/color"
 
 
 def test_spec_describes_an_uncropped_30fps_dataset() -> None:
     assert (CASME3.name, CASME3.folder, CASME3.fps, CASME3.read) == (
         "casme3", "CAS(ME)3", 30.0, read_casme3)
     assert CASME3.face_crop and CASME3.write_twin is not None and CASME3.twin_version
-    assert CASME3.errata[0] is LABEL_SPELLING and MEB_V2_ROW_FIXES in CASME3.errata
+    assert CASME3.errata == (MEB_V2_ROW_FIXES, *APEX_RULES)
 
 
-# --- the MEB corrections of the v2 workbook -------------------------------------------------------
+# --- the six rows of the v2 workbook that MEB corrects ---------------------------------------------
+
+# Each row as cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx writes it (Excel row, cells; mer-bench
+# issue 15), and the key frames MEB corrects it to (tvaranka/meb, Casme3A).
+V2_ROWS = {
+    130: (["spNO.149", "d", "112", "83", "358", "T28+14", "VII", "fear"], KeyFrames(112, 160, 358)),
+    710: (["spNO.214", "c", "5", "5", "3460", "17+4", "VII", "disgust"], KeyFrames(5, 5, 34)),
+    751: (["spNO.216", "d", "3647", "2668", "2694", 38, "VII", "others"],
+          KeyFrames(2647, 2668, 2694)),
+    752: (["spNO.216", "e", "0", "0", "25", 14, "VII", "others"], KeyFrames(1, 1, 25)),
+    798: (["spNO.40", "e", "1812", "1824", "0", 18, "VII", "others"],
+          KeyFrames(1812, 1824, 1845)),
+    800: (["spNO.40", "e", "2327", "2363", "0", 14, "VII", "others"],
+          KeyFrames(2327, 2363, 2403)),
+}
 
 
-def meb_sample(casme3_dir: Path, row: int, onset: int, apex: int, offset: int,
-               coding_file: str = LABEL_FILE_V2):
-    base = read_casme3(casme3_dir)[0]
-    numbers = tuple(range(onset, offset + 1))
-    return dataclasses.replace(
-        base, frame_numbers=numbers, frame_paths=tuple(Path(f"{n}.jpg") for n in numbers),
-        annotated=KeyFrames(onset, apex, offset),
-        extra={**base.extra, "coding_file": coding_file, "coding_row": str(row)})
+@pytest.fixture()
+def v2_dir(tmp_path: Path) -> Path:
+    """The six rows at their Excel rows (filler rows between), with the frames of the corrected
+    rows only: the videos hold no frame 0, nothing past 34 in spNO.214/c, nothing before 2647 in
+    spNO.216/d."""
+    root = tmp_path / "CAS(ME)3"
+    rows: list[list[object]] = []
+    for excel_row in sorted(V2_ROWS):
+        while len(rows) + 2 < excel_row:  # filler: overlapping clips of spNO.1's video b
+            onset = len(rows) + 1
+            rows.append(["spNO.1", "b", str(onset), str(onset + 1), str(onset + 2), 4, "III",
+                         "disgust"])
+        rows.append(V2_ROWS[excel_row][0])
+    write_label(root, rows)
+    make_video(root, "spNO.1", "b", range(1, len(rows) + 3))
+    for (subject, video, *_), fixed in V2_ROWS.values():
+        make_video(root, subject, video, range(fixed.onset, fixed.offset + 1))
+    return root
 
 
-def test_meb_offset_fix_shrinks_the_clip(casme3_dir: Path) -> None:
-    # e.g. an offset typed with an extra digit: 5..3460 where MEB has 34
-    sample = meb_sample(casme3_dir, 710, onset=5, apex=5, offset=3460)
-    fixed, what = MEB_V2_ROW_FIXES.fix(sample)
-    assert fixed.annotated == KeyFrames(5, 5, 34)
-    assert fixed.frame_numbers == tuple(range(5, 35)) and len(fixed.frame_paths) == 30
-    assert "row 710" in what and "offset 3460 -> 34" in what
+def test_the_six_v2_rows_are_corrected_then_read_from_their_corrected_frames(v2_dir) -> None:
+    loaded = load(v2_dir)
+    assert not loaded.excluded
+    by_row = {int(s.extra["coding_row"]): s for s in loaded.samples}
+    for excel_row, (written, fixed) in V2_ROWS.items():
+        sample = by_row[excel_row]
+        assert sample.annotated == fixed, excel_row
+        assert sample.frame_numbers == tuple(range(fixed.onset, fixed.offset + 1)), excel_row
+        assert sample.clip == f"{written[1]}_{written[2]}"  # the id keeps the onset as written
+    fixes = {f.sample_id: f for f in loaded.fixes}
+    assert len(fixes) == 6 and {f.rule for f in fixes.values()} == {"casme3-meb-v2-rows"}
+    assert fixes["casme3/spNO.216/d_3647"].what == (
+        f"{LABEL_FILE_V2} row 751: onset after apex and offset; onset 3647 -> 2647 (MEB)")
+    assert "offset 3460 -> 34" in fixes["casme3/spNO.214/c_5"].what
+    assert "onset 0 -> 1, apex 0 -> 1" in fixes["casme3/spNO.216/e_0"].what
 
 
-def test_meb_apex_fix_and_rows_it_does_not_touch(casme3_dir: Path) -> None:
-    fixed, _ = MEB_V2_ROW_FIXES.fix(meb_sample(casme3_dir, 130, 150, 200, 170))
-    assert fixed.annotated == KeyFrames(150, 160, 170)
-    assert MEB_V2_ROW_FIXES.fix(meb_sample(casme3_dir, 131, 150, 200, 170)) is None
-    other_file = meb_sample(casme3_dir, 130, 150, 200, 170, coding_file="copy.xlsx")
-    assert MEB_V2_ROW_FIXES.fix(other_file) is None
-    # the corrected offset is outside the frames read for this row: another copy, left alone
-    assert MEB_V2_ROW_FIXES.fix(meb_sample(casme3_dir, 798, 100, 105, 110)) is None
-    # the corrected apex would fall outside the row's onset..offset: left alone too
-    assert MEB_V2_ROW_FIXES.fix(meb_sample(casme3_dir, 130, 215, 223, 231)) is None
+def test_without_meb_five_rows_are_excluded_each_with_its_reason(v2_dir) -> None:
+    loaded = load(v2_dir, dataclasses.replace(CASME3, errata=APEX_RULES))
+    reasons = {int(str(e).split(": row ")[1].split(":")[0]): str(e) for e in loaded.excluded}
+    assert sorted(reasons) == [710, 751, 752, 798, 800]
+    assert "Onset 3647 is after Offset 2694" in reasons[751]
+    assert "frame 35 of the clip 5..3460 is missing" in reasons[710]
+    assert "frame 0 of the clip 0..25 is missing" in reasons[752]
+    assert "Onset 1812 is after Offset 0" in reasons[798]
+    # row 130's apex 83 lies 29 frames before its onset: the generic rule makes it missing
+    (row_130,) = [s for s in loaded.samples if s.extra["coding_row"] == "130"]
+    assert row_130.annotated == KeyFrames(112, None, 358)
+
+
+def test_a_row_not_as_v2_writes_it_is_not_corrected(v2_dir) -> None:
+    rows = [V2_ROWS[751][0][:2] + ["2647", "2668", "2694"] + V2_ROWS[751][0][5:]]  # corrected copy
+    write_label(v2_dir, rows)
+    loaded = load(v2_dir)
+    assert loaded.fixes == [] and loaded.samples[0].annotated == KeyFrames(2647, 2668, 2694)
+
+
+def test_meb_corrections_are_the_six_rows_of_the_issue() -> None:
+    assert {c.excel_row: (c.subject, c.video, c.written, c.corrected)
+            for c in MEB_V2_CORRECTIONS} == {
+        row: (cells[0], cells[1], KeyFrames(*map(int, cells[2:5])), fixed)
+        for row, (cells, fixed) in V2_ROWS.items()}
 
 
 # --- bad inputs: one DataError, one line, naming the file (and row) and what to do ----------------
@@ -208,59 +276,61 @@ BAD_ROWS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_ROWS))
-def test_bad_row_names_file_and_row(tmp_path: Path, case: str) -> None:
+def test_a_bad_row_is_excluded_naming_file_and_row(tmp_path: Path, case: str) -> None:
     row, fragment = BAD_ROWS[case]
     root = tmp_path / "CAS(ME)3"
     write_label(root, [GOOD_ROWS[1], row])  # the bad row is Excel row 3
     make_video(root, "spNO.1", "b", range(1, 21))
     make_video(root, "spNO.1", "j", range(90, 111))
-    with pytest.raises(DataError) as error:
-        read_casme3(root)
-    assert_one_line(error, LABEL_FILE_V2, "row 3", fragment)
+    loaded = load(root)
+    assert_excluded(loaded, LABEL_FILE_V2, "row 3", fragment)
+    assert [s.clip for s in loaded.samples] == ["j_98"]
 
 
 def test_frame_missing_inside_a_clip_is_named(casme3_dir: Path) -> None:
     (casme3_dir / FRAMES / "spNO.1" / "b" / "color" / "10.jpg").unlink()
-    with pytest.raises(DataError) as error:
-        read_casme3(casme3_dir)
-    assert_one_line(error, "row 4", "frame 10 of the clip 8..12", "spNO.1/b/color")
+    assert_excluded(load(casme3_dir), "row 4", "frame 10 of the clip 8..12", "spNO.1/b/color")
 
 
 def test_duplicate_clip_names_both_rows(casme3_dir: Path) -> None:
     write_label(casme3_dir, [GOOD_ROWS[2], GOOD_ROWS[1], GOOD_ROWS[2]])
-    with pytest.raises(DataError) as error:
-        read_casme3(casme3_dir)
-    assert_one_line(error, "row 4", "repeats row 2", "onset 8")
+    assert_excluded(read_casme3(casme3_dir), "row 4", "repeats row 2", "onset 8")
 
 
 def test_missing_required_column_is_named(casme3_dir: Path) -> None:
     write_label(casme3_dir, GOOD_ROWS, header=[h if h != "Onset" else "Start" for h in HEADER])
     with pytest.raises(DataError) as error:
-        read_casme3(casme3_dir)
+        read_casme3(casme3_dir).samples
     assert_one_line(error, LABEL_FILE_V2, "row 1", "'Onset'")
 
 
 def test_header_names_match_ignoring_case_and_spaces(casme3_dir: Path) -> None:
     header = [h.upper() if h != "Objective class" else " objective  Class" for h in HEADER]
     write_label(casme3_dir, GOOD_ROWS, header=header)
-    assert read_casme3(casme3_dir)[0].extra["objective_class"] == "III"
+    assert read_casme3(casme3_dir).samples[0].extra["objective_class"] == "III"
+
+
+def test_the_label_sheet_is_read_among_the_v2_files_other_sheets(casme3_dir: Path) -> None:
+    sheets = pd.ExcelFile(casme3_dir / LABEL_DIR / LABEL_FILE_V2).sheet_names
+    assert sheets == ["Sheet1", "label", "Sheet3"]
+    assert len(read_casme3(casme3_dir).samples) == 4
 
 
 def test_blank_rows_are_skipped(casme3_dir: Path) -> None:
     write_label(casme3_dir, [GOOD_ROWS[2], [None] * 8, GOOD_ROWS[1]])
-    assert [s.extra["coding_row"] for s in read_casme3(casme3_dir)] == ["2", "4"]
+    assert [s.extra["coding_row"] for s in read_casme3(casme3_dir).samples] == ["2", "4"]
 
 
 def test_missing_dataset_dir(tmp_path: Path) -> None:
     with pytest.raises(DataError) as error:
-        read_casme3(tmp_path / "nowhere")
+        read_casme3(tmp_path / "nowhere").samples
     assert_one_line(error, str(tmp_path / "nowhere"))
 
 
 def test_missing_label_file(tmp_path: Path) -> None:
     make_video(tmp_path / "CAS(ME)3", "spNO.1", "b", range(8, 13))
     with pytest.raises(DataError) as error:
-        read_casme3(tmp_path / "CAS(ME)3")
+        read_casme3(tmp_path / "CAS(ME)3").samples
     assert_one_line(error, "cas(me)3_part_A_ME_label_JpgIndex*.xlsx", "part_A/annotation")
 
 
@@ -268,22 +338,22 @@ def test_several_label_files_are_named_and_label_file_picks_one(casme3_dir: Path
     write_label(casme3_dir, GOOD_ROWS[:1], folder=Path("."),
                 name="cas(me)3_part_A_ME_label_JpgIndex_v2_refined.xlsx")
     with pytest.raises(DataError) as error:
-        read_casme3(casme3_dir)
+        read_casme3(casme3_dir).samples
     assert_one_line(error, "_v2_refined.xlsx", LABEL_FILE_V2, "label_file")
     picked = read_casme3(casme3_dir,
-                         label_file=Path("cas(me)3_part_A_ME_label_JpgIndex_v2_refined.xlsx"))
+                         label_file=Path("cas(me)3_part_A_ME_label_JpgIndex_v2_refined.xlsx")).samples
     assert [s.clip for s in picked] == ["f_278"]
 
 
 def test_excel_lock_file_is_not_a_label_file(casme3_dir: Path) -> None:
     (casme3_dir / LABEL_DIR / f"~${LABEL_FILE_V2}").write_bytes(b"lock")
-    assert len(read_casme3(casme3_dir)) == 4
+    assert len(read_casme3(casme3_dir).samples) == 4
 
 
 def test_unreadable_workbook(casme3_dir: Path) -> None:
     (casme3_dir / LABEL_DIR / LABEL_FILE_V2).write_bytes(b"not a workbook")
     with pytest.raises(DataError) as error:
-        read_casme3(casme3_dir)
+        read_casme3(casme3_dir).samples
     assert_one_line(error, LABEL_FILE_V2, "cannot read")
 
 
@@ -291,5 +361,5 @@ def test_no_subject_folders(tmp_path: Path) -> None:
     root = tmp_path / "CAS(ME)3"
     write_label(root, GOOD_ROWS)
     with pytest.raises(DataError) as error:
-        read_casme3(root)
+        read_casme3(root).samples
     assert_one_line(error, str(root), "spNO.<n>")

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mer_bench.data.casme3 import CASME3, HEADER, MEB_V2_FIXES, meb_v2_correction, read_casme3
-from mer_bench.data.errata import apply_errata
+from mer_bench.data.casme3 import CASME3, HEADER, MEB_V2_CORRECTIONS
+from mer_bench.data.loading import load_dataset_dir
 from mer_bench.protocols import load_protocol_file
 from mer_bench.synth.casme3 import (
     FRAMES_PATH,
@@ -24,6 +24,7 @@ from mer_bench.synth.casme3 import (
     objective_counts,
     plan_casme3_twin,
     subject_numbers,
+    with_meb_rows,
     write_casme3_twin,
 )
 from mer_bench.synth.truth import TRUTH_FILE, load_truth
@@ -85,16 +86,23 @@ def test_full_scale_videos_hold_several_clips_apart() -> None:
         assert all(end < start for (_, end), (start, _) in zip(spans, spans[1:]))
 
 
-def test_no_twin_row_sits_where_a_meb_fix_would_change_it() -> None:
-    # seed 9 sorts a clip holding frame 160 into Excel row 130, whose apex MEB sets to 160
-    plans, _ = plan_casme3_twin(1.0, seed=9)
-    numbers = subject_numbers(9, 94)
-    by_key = sorted(plans, key=lambda p: (numbers[p.subject], p.clip.split("_")[0],
-                                          p.annotated.onset))
-    assert meb_v2_correction(130, by_key[128].annotated) is not None
-    rows = file_order(plans, numbers)
-    assert sorted(rows, key=id) == sorted(plans, key=id)
-    assert all(meb_v2_correction(row, rows[row - 2].annotated) is None for row in MEB_V2_FIXES)
+def test_full_scale_meb_rows_sit_at_their_excel_rows_and_keep_every_count() -> None:
+    plans, objective = plan_casme3_twin(1.0, seed=0)
+    numbers = subject_numbers(0, 94)
+    rows, meb = with_meb_rows(plans, dict(objective), numbers)
+    order = file_order(rows, numbers, meb)
+    placed = {i + 2: meb[(p.subject, p.index)].excel_row for i, p in enumerate(order)
+              if (p.subject, p.index) in meb}
+    assert placed == {c.excel_row: c.excel_row for c in MEB_V2_CORRECTIONS}
+    assert Counter(p.emotion for p in rows) == Counter(p.emotion for p in plans)
+    assert len({p.subject for p in rows}) == 94
+    # the other clips of a video holding MEB rows were moved clear of them
+    by_video: dict[tuple[int, str], list] = {}
+    for p in rows:
+        by_video.setdefault((p.subject, p.clip.split("_")[0]), []).append(p)
+    for group in by_video.values():
+        spans = sorted((p.first_frame, p.first_frame + p.n_frames - 1) for p in group)
+        assert all(end < start for (_, end), (start, _) in zip(spans, spans[1:]))
 
 
 def test_small_scale_keeps_every_emotion() -> None:
@@ -105,19 +113,25 @@ def test_small_scale_keeps_every_emotion() -> None:
 
 def test_real_reader_reads_the_twin_with_spec_counts(twin_dir: Path) -> None:
     spec = casme3_twin_spec(SMALL)
-    samples, fixes = apply_errata(read_casme3(twin_dir), CASME3.errata)
+    loaded = load_dataset_dir(CASME3, twin_dir)
+    samples = loaded.samples
+    assert not loaded.excluded
     assert Counter(s.emotion for s in samples) == emotion_counts(spec)
     assert Counter(s.extra["objective_class"] for s in samples) == objective_counts(spec)
     assert len({s.subject for s in samples}) == spec.n_subjects
-    assert [f.rule for f in fixes] == ["label-spelling"]  # the one 'Others' of a small twin
+    # a small twin keeps MEB's six rows; its one 'Others' is a normalisation, not an erratum
+    assert [f.rule for f in loaded.fixes] == ["casme3-meb-v2-rows"] * 6
+    assert [n.written for n in loaded.normalised] == ["Others"]
     manifest = json.loads((twin_dir / "twin_manifest.json").read_text())
     assert manifest["counts"]["samples"] == len(samples)
     assert manifest["objective_classes"] == dict(objective_counts(spec))
 
 
 def test_twin_is_written_in_the_part_a_layout(twin_dir: Path) -> None:
+    assert pd.ExcelFile(twin_dir / LABEL_PATH).sheet_names == ["Sheet1", "label", "Sheet3"]
     table = pd.read_excel(twin_dir / LABEL_PATH, sheet_name="label", dtype=object)
     assert list(table.columns) == list(HEADER)
+    assert all(isinstance(v, str) for c in ("Onset", "Apex", "Offset") for v in table[c])
     assert table["Subject"].str.fullmatch(r"spNO\.\d+").all()
     assert table["Filename"].str.fullmatch(r"[a-m]").all()
     assert table.duplicated(["Subject", "Filename"]).any()  # several clips of one video
@@ -127,7 +141,7 @@ def test_twin_is_written_in_the_part_a_layout(twin_dir: Path) -> None:
 
 
 def test_truth_sidecar_matches_samples_and_lies_near_their_clips(twin_dir: Path) -> None:
-    samples = read_casme3(twin_dir)
+    samples = load_dataset_dir(CASME3, twin_dir).samples
     truth = load_truth(twin_dir)
     assert set(truth) == {s.sample_id for s in samples}
     for s in samples:
@@ -142,7 +156,7 @@ def test_same_seed_gives_identical_files(tmp_path: Path, twin_dir: Path) -> None
     again = write_casme3_twin(tmp_path / "CAS(ME)3", scale=SMALL, seed=0)
     for name in (LABEL_PATH, Path(TRUTH_FILE)):
         assert (again / name).read_bytes() == (twin_dir / name).read_bytes()
-    clip = read_casme3(twin_dir)[0]
+    clip = load_dataset_dir(CASME3, twin_dir).samples[0]
     relative = [p.relative_to(twin_dir) for p in clip.frame_paths]
     assert [(again / r).read_bytes() for r in relative] == [p.read_bytes() for p in
                                                             clip.frame_paths]

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mer_bench.data.casme_sq import CASME_SQ, VIDEO_CODES, read_casme_sq, video_of
-from mer_bench.data.errata import apply_errata
+from mer_bench.data.casme_sq import CASME_SQ, VIDEO_CODES, video_of
+from mer_bench.data.loading import load_dataset_dir
 from mer_bench.protocols import load_protocol_file
 from mer_bench.synth.casme_sq import (
     CODING_FILE,
@@ -59,9 +59,11 @@ def test_full_scale_micro_clips_last_under_half_a_second() -> None:
 
 def test_real_reader_reads_the_micro_clips_of_the_twin(twin_dir: Path) -> None:
     spec = casme_sq_twin_spec(SMALL)
-    samples, fixes = apply_errata(read_casme_sq(twin_dir), CASME_SQ.errata)
+    loaded = load_dataset_dir(CASME_SQ, twin_dir)
+    samples = loaded.samples
     assert Counter(s.emotion for s in samples) == Counter(dict(spec.class_counts))
-    assert len({s.subject for s in samples}) <= spec.n_subjects and not fixes
+    assert len({s.subject for s in samples}) <= spec.n_subjects
+    assert not loaded.fixes and not loaded.excluded
     manifest = json.loads((twin_dir / "twin_manifest.json").read_text())
     assert manifest["counts"]["samples"] == len(samples) and manifest["layout_assumed"]
 
@@ -84,7 +86,7 @@ def test_macro_rows_have_no_frames(twin_dir: Path) -> None:
 
 
 def test_truth_sidecar_matches_samples(twin_dir: Path) -> None:
-    samples = read_casme_sq(twin_dir)
+    samples = load_dataset_dir(CASME_SQ, twin_dir).samples
     truth = load_truth(twin_dir)
     assert set(truth) == {s.sample_id for s in samples}
     for s in samples:
@@ -96,7 +98,7 @@ def test_same_seed_gives_identical_files(tmp_path: Path, twin_dir: Path) -> None
     again = write_casme_sq_twin(tmp_path / "CAS(ME)2", scale=SMALL, seed=0)
     for name in (CODING_FILE, TRUTH_FILE):
         assert (again / name).read_bytes() == (twin_dir / name).read_bytes()
-    clip = read_casme_sq(twin_dir)[0]
+    clip = load_dataset_dir(CASME_SQ, twin_dir).samples[0]
     assert [(again / p.relative_to(twin_dir)).read_bytes() for p in clip.frame_paths] == [
         p.read_bytes() for p in clip.frame_paths]
     other, _ = plan_casme_sq_twin(SMALL, seed=1)

@@ -69,7 +69,7 @@ def test_full_scale_plans_folder_is_the_annotated_extent_around_the_truth() -> N
 
 
 def test_real_reader_reads_the_twin_with_spec_counts_and_no_errata(twin_dir: Path) -> None:
-    samples = read_casme(twin_dir)
+    samples = read_casme(twin_dir).samples
     spec = casme_twin_spec(SCALE)
     assert Counter(s.emotion for s in samples) == Counter(dict(spec.class_counts))
     assert len({s.subject for s in samples}) == spec.n_subjects
@@ -98,13 +98,13 @@ def test_twin_writes_the_release_header_and_cells(twin_dir: Path) -> None:
     assert (numeric["ApexF2"] <= numeric["OffsetF"]).all()
     total_ms = (table["OffsetF"] - table["OnsetF"] + 1) * 1000 / 60
     assert np.allclose(table["Total"].astype(float), total_ms.astype(float))
-    sample = read_casme(twin_dir)[0]
+    sample = read_casme(twin_dir).samples[0]
     assert sample.frame_paths[0].name == f"reg_{sample.clip}-{sample.frame_numbers[0]}.jpg"
     assert sample.frame_paths[0].parent.parent.parent.name == "Cropped"
 
 
 def test_truth_sidecar_matches_samples_and_annotator_biases(twin_dir: Path) -> None:
-    samples = read_casme(twin_dir)
+    samples = read_casme(twin_dir).samples
     truth = load_truth(twin_dir)
     assert set(truth) == {s.sample_id for s in samples}
     for s in samples:
@@ -121,6 +121,6 @@ def test_same_seed_same_bytes_other_seed_other_twin(tmp_path: Path, twin_dir: Pa
     for name in (CODING_FILE, TRUTH_FILE):
         assert (again / name).read_bytes() == (twin_dir / name).read_bytes()
         assert (other / name).read_bytes() != (twin_dir / name).read_bytes()
-    first, repeat = read_casme(twin_dir)[0], read_casme(again)[0]
+    first, repeat = read_casme(twin_dir).samples[0], read_casme(again).samples[0]
     assert [p.read_bytes() for p in first.frame_paths] == [
         p.read_bytes() for p in repeat.frame_paths]

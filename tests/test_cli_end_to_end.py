@@ -118,12 +118,14 @@ def break_empty_clip_folder(data_root: Path) -> str:
     return clip.name
 
 
-@pytest.mark.parametrize("damage", [break_missing_column, break_onset_after_offset,
-                                    break_empty_clip_folder])
-def test_bad_input_stops_before_anything_is_written(damage, twin_copy, tmp_path, cli):
+# A bad workbook stops every run; a bad row is excluded (the run says so) unless --strict.
+@pytest.mark.parametrize(("damage", "options"), [
+    (break_missing_column, ()), (break_onset_after_offset, ("--strict",)),
+    (break_empty_clip_folder, ("--strict",))])
+def test_bad_input_stops_before_anything_is_written(damage, options, twin_copy, tmp_path, cli):
     needle = damage(twin_copy)
     results = tmp_path / "results"
-    code, _, err = cli(*run_args(twin_copy, results))
+    code, _, err = cli(*run_args(twin_copy, results), *options)
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1, err
     assert needle in err

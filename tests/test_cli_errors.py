@@ -97,7 +97,7 @@ BAD_INVOCATIONS = [
     (["run", "--protocol", "casme2-5class", "--data-root", "{tmp}/nowhere"], "does not exist"),
     (["run", "--protocol", "casme2-5class", "--dry-run", "--executor", "ray",
       "--address", "127.0.0.1:1"], "cannot reach a Ray cluster at --address 127.0.0.1:1"),
-    (["doctor", "--data-root", "{file}"], "is not a folder"),
+    (["doctor", "--data-root", "{file}"], "is a file, not a folder"),
     (["leaderboard", "--results", "{empty}"], "no result records"),
     (["compare", "--with-reselection", "--results", "{empty}"], "no result records"),
 ]

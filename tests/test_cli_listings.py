@@ -22,7 +22,7 @@ def test_models_lists_ststnet_with_its_parameter_count(cli):
 def test_synth_writes_a_twin_the_real_reader_reads(cli, tmp_path):
     code, out, err = cli("synth", "casme2", "--out", tmp_path, "--twin-scale", "0.1", "--twin-seed", "3")
     assert code == 0, err
-    samples = read_casme2(tmp_path / "CASME2")
+    samples = read_casme2(tmp_path / "CASME2").samples
     assert len({s.subject for s in samples}) == 4
 
 

@@ -256,7 +256,7 @@ def test_representations_crop_every_frame_with_the_clip_box(tmp_path: Path,
 
 @pytest.fixture(scope="module")
 def twin_samples(tiny_twin_root: Path) -> list[Sample]:
-    return DATASETS.get("casme2").read(tiny_twin_root / "CASME2")[:6]
+    return DATASETS.get("casme2").read(tiny_twin_root / "CASME2").samples[:6]
 
 
 def test_haar_finds_the_twin_faces(twin_samples: list[Sample]) -> None:

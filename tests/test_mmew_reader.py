@@ -11,10 +11,11 @@ from openpyxl import Workbook
 
 from mer_bench.data.doctor import clip_problems
 from mer_bench.data.errata import apply_errata
+from mer_bench.data.loading import load_dataset_dir
 from mer_bench.data.mmew import MMEW, read_mmew
 from mer_bench.data.sample import KeyFrames
 from mer_bench.errors import DataError
-from reader_checks import assert_one_line
+from reader_checks import assert_excluded, assert_one_line
 
 HEADER = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units",
           "Estimated Emotion", "remarks"]
@@ -67,7 +68,7 @@ def mmew_dir(tmp_path: Path) -> Path:
 
 
 def test_reads_samples_sorted_by_subject_and_clip(mmew_dir: Path) -> None:
-    samples = read_mmew(mmew_dir)
+    samples = read_mmew(mmew_dir).samples
     assert [s.sample_id for s in samples] == [
         "mmew/S01/S01-01-001",
         "mmew/S01/S01-03-001",
@@ -78,10 +79,10 @@ def test_reads_samples_sorted_by_subject_and_clip(mmew_dir: Path) -> None:
 
 
 def test_key_frames_labels_aus_and_remarks_kept_as_written(mmew_dir: Path) -> None:
-    happy, disgust, surprise = read_mmew(mmew_dir)
+    happy, disgust, surprise = read_mmew(mmew_dir).samples
     assert happy.annotated == KeyFrames(onset=1, apex=10, offset=12)
     assert happy.emotion == "happiness" and happy.action_units == "6+12"
-    assert disgust.emotion == "Disgust"  # stripped; case is left to the label-spelling rule
+    assert disgust.emotion == "Disgust"  # stripped; loading normalises the case
     assert disgust.action_units == "4R+7"
     assert disgust.extra["remarks"] == "apex unclear" and "remarks" not in happy.extra
     assert surprise.annotated == KeyFrames(1, 7, 12)
@@ -90,7 +91,7 @@ def test_key_frames_labels_aus_and_remarks_kept_as_written(mmew_dir: Path) -> No
 
 
 def test_frames_sorted_numerically_not_as_text(mmew_dir: Path) -> None:
-    happy = read_mmew(mmew_dir)[0]
+    happy = read_mmew(mmew_dir).samples[0]
     assert happy.frame_numbers == tuple(range(1, 13))
     assert [p.name for p in happy.frame_paths[:3]] == ["1.jpg", "2.jpg", "3.jpg"]
     assert happy.path_of(10) == mmew_dir / "Micro_Expression/happiness/S01-01-001/10.jpg"
@@ -100,7 +101,7 @@ def test_website_layout_with_subject_folders_is_read(tmp_path: Path) -> None:
     root = tmp_path / "MMEW"
     write_coding(root, [[3, "S03-01-002", 1, 5, 9, "12", "happiness", None]])
     make_clip(root, "happiness", "S03-01-002", range(1, 10), subject_folder="S03", root="")
-    (sample,) = read_mmew(root)
+    (sample,) = read_mmew(root).samples
     assert sample.frame_paths[0] == root / "S03/happiness/S03-01-002/1.jpg"
     assert sample.subject == "S03" and sample.extra["layout"] == "subject"
 
@@ -109,64 +110,75 @@ def test_emotion_folders_match_labels_ignoring_case(tmp_path: Path) -> None:
     root = tmp_path / "MMEW"
     write_coding(root, [[2, "S02-05-001", 1, 3, 6, "4+5", "fear", None]])
     make_clip(root, "Fear", "S02-05-001", range(1, 7))
-    assert read_mmew(root)[0].emotion == "fear"
+    assert read_mmew(root).samples[0].emotion == "fear"
 
 
 def test_apex_past_the_clip_is_left_for_errata(tmp_path: Path) -> None:
     root = tmp_path / "MMEW"
     write_coding(root, [[1, "S01-01-001", 1, 20, 12, "12", "happiness", None]])
     make_clip(root, "happiness", "S01-01-001", range(1, 13))
-    assert read_mmew(root)[0].annotated == KeyFrames(1, 20, 12)
+    assert read_mmew(root).samples[0].annotated == KeyFrames(1, 20, 12)
 
 
 def test_blank_trailing_rows_are_ignored(mmew_dir: Path) -> None:
     write_coding(mmew_dir, [GOOD_ROWS[1], [None] * 8])
-    assert len(read_mmew(mmew_dir)) == 1
+    assert len(read_mmew(mmew_dir).samples) == 1
 
 
 def test_spec_points_at_this_reader_with_mmew_errata() -> None:
     assert (MMEW.name, MMEW.folder, MMEW.fps, MMEW.read) == ("mmew", "MMEW", 90.0, read_mmew)
     assert MMEW.write_twin is not None and MMEW.twin_version and MMEW.face_crop is False
     assert [rule.name for rule in MMEW.errata] == [
-        "label-spelling", "offset-past-last-frame", "apex-outside-clamped"]
+        "offset-past-last-frame", "apex-outside-clamped", "apex-far-outside-missing"]
 
 
 # --- errata: MMEW's wrong apex / offset rows are fixed by rules, and every fix is reported ------
 
 
-def test_apex_after_offset_is_clamped_and_reported(tmp_path: Path) -> None:
+def test_apex_just_after_offset_is_clamped_and_reported(tmp_path: Path) -> None:
     root = tmp_path / "MMEW"
-    write_coding(root, [[1, "S01-01-001", 1, 20, 12, "12", "Happiness", None]])
+    write_coding(root, [[1, "S01-01-001", 1, 14, 12, "12", "Happiness", None]])
     make_clip(root, "happiness", "S01-01-001", range(1, 13))
-    (fixed,), applied = apply_errata(read_mmew(root), MMEW.errata)
+    loaded = load_dataset_dir(MMEW, root)
+    (fixed,) = loaded.samples
     assert fixed.annotated == KeyFrames(1, 12, 12) and fixed.emotion == "happiness"
-    assert [fix.rule for fix in applied] == ["label-spelling", "apex-outside-clamped"]
-    assert "apex 20 outside onset..offset 1..12" in str(applied[1])
+    assert [fix.rule for fix in loaded.fixes] == ["apex-outside-clamped"]
+    assert "apex 14 is 2 frames outside onset..offset 1..12 (within 4)" in str(loaded.fixes[0])
+
+
+def test_apex_far_after_offset_is_missing(tmp_path: Path) -> None:
+    root = tmp_path / "MMEW"
+    write_coding(root, [[1, "S01-01-001", 1, 20, 12, "12", "happiness", None]])
+    make_clip(root, "happiness", "S01-01-001", range(1, 13))
+    (fixed,), applied = apply_errata(read_mmew(root).samples, MMEW.errata)
+    assert fixed.annotated == KeyFrames(1, None, 12)
+    assert [fix.rule for fix in applied] == ["apex-far-outside-missing"]
 
 
 def test_offset_past_the_last_frame_becomes_the_last_frame_before_the_apex_is_clamped(
         tmp_path: Path) -> None:
     root = tmp_path / "MMEW"
-    write_coding(root, [[1, "S01-01-001", 1, 30, 25, "12", "happiness", None]])
+    write_coding(root, [[1, "S01-01-001", 1, 15, 25, "12", "happiness", None]])
     make_clip(root, "happiness", "S01-01-001", range(1, 13))
-    (fixed,), applied = apply_errata(read_mmew(root), MMEW.errata)
+    (fixed,), applied = apply_errata(read_mmew(root).samples, MMEW.errata)
     assert fixed.annotated == KeyFrames(1, 12, 12)
     assert [fix.rule for fix in applied] == ["offset-past-last-frame", "apex-outside-clamped"]
     assert "offset 25 past the clip's last frame; set to 12" in str(applied[0])
 
 
 def test_rows_inside_their_clip_are_not_touched(mmew_dir: Path) -> None:
-    samples = read_mmew(mmew_dir)
-    fixed, applied = apply_errata(samples, MMEW.errata)
-    assert [fix.rule for fix in applied] == ["label-spelling"]  # ' Disgust ' only
-    assert [s.annotated for s in fixed] == [s.annotated for s in samples]
+    loaded = load_dataset_dir(MMEW, mmew_dir)
+    assert loaded.fixes == [] and not loaded.excluded
+    assert [(n.written, n.canonical) for n in loaded.normalised] == [("Disgust", "disgust")]
+    assert [s.annotated for s in loaded.samples] == [
+        s.annotated for s in read_mmew(mmew_dir).samples]
 
 
 def test_missing_frame_inside_a_clip_is_read_and_reported_by_the_doctor(tmp_path: Path) -> None:
     root = tmp_path / "MMEW"
     write_coding(root, [GOOD_ROWS[1]])
     make_clip(root, "happiness", "S01-01-001", [1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12])
-    (sample,) = read_mmew(root)
+    (sample,) = read_mmew(root).samples
     assert 4 not in sample.frame_numbers
     assert clip_problems(sample) == ["mmew/S01/S01-01-001: frames missing inside the clip (4..4)"]
 
@@ -176,21 +188,21 @@ def test_missing_frame_inside_a_clip_is_read_and_reported_by_the_doctor(tmp_path
 
 def test_missing_dataset_dir(tmp_path: Path) -> None:
     with pytest.raises(DataError) as error:
-        read_mmew(tmp_path / "nowhere")
+        read_mmew(tmp_path / "nowhere").samples
     assert_one_line(error, str(tmp_path / "nowhere"))
 
 
 def test_missing_coding_file(tmp_path: Path) -> None:
     make_clip(tmp_path / "MMEW", "happiness", "S01-01-001", range(1, 13))
     with pytest.raises(DataError) as error:
-        read_mmew(tmp_path / "MMEW")
+        read_mmew(tmp_path / "MMEW").samples
     assert_one_line(error, str(tmp_path / "MMEW"), "MMEW_Micro_Exp*.xlsx")
 
 
 def test_missing_frames_folder(tmp_path: Path) -> None:
     write_coding(tmp_path / "MMEW", GOOD_ROWS)
     with pytest.raises(DataError) as error:
-        read_mmew(tmp_path / "MMEW")
+        read_mmew(tmp_path / "MMEW").samples
     assert_one_line(error, str(tmp_path / "MMEW"), "Micro_Expression")
 
 
@@ -198,7 +210,7 @@ def test_missing_required_column_is_named(mmew_dir: Path) -> None:
     header = [("Apex" if h == "ApexFrame" else h) for h in HEADER]
     write_coding(mmew_dir, GOOD_ROWS, header=header)
     with pytest.raises(DataError) as error:
-        read_mmew(mmew_dir)
+        read_mmew(mmew_dir).samples
     assert_one_line(error, CODING, "row 1", "'ApexFrame'")
 
 
@@ -221,39 +233,34 @@ BAD_ROWS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_ROWS))
-def test_bad_row_names_file_and_row(tmp_path: Path, case: str) -> None:
+def test_a_bad_row_is_excluded_naming_file_and_row(tmp_path: Path, case: str) -> None:
     row, fragment = BAD_ROWS[case]
     root = tmp_path / "MMEW"
     # the bad row is the second data row, i.e. Excel row 3
     write_coding(root, [GOOD_ROWS[2], row])
     make_clip(root, "disgust", "S01-03-001", range(1, 10))
     make_clip(root, "happiness", "S01-01-001", range(1, 13))
-    with pytest.raises(DataError) as error:
-        read_mmew(root)
-    assert_one_line(error, CODING, "row 3", fragment)
+    loaded = load_dataset_dir(MMEW, root)
+    assert_excluded(loaded, CODING, "row 3", fragment)
+    assert [s.clip for s in loaded.samples] == ["S01-03-001"]
 
 
 def test_key_frame_in_a_gap_of_the_clip_names_the_row(tmp_path: Path) -> None:
     root = tmp_path / "MMEW"
     write_coding(root, [GOOD_ROWS[1]])
     make_clip(root, "happiness", "S01-01-001", [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12])
-    with pytest.raises(DataError) as error:
-        read_mmew(root)
-    assert_one_line(error, CODING, "row 2", "ApexFrame 10 has no frame")
+    assert_excluded(load_dataset_dir(MMEW, root), CODING, "row 2",
+                    "ApexFrame 10 has no frame", "a gap in frames 1..12")
 
 
 def test_duplicate_clip_rows_name_both_rows(mmew_dir: Path) -> None:
     write_coding(mmew_dir, [GOOD_ROWS[1], GOOD_ROWS[2], GOOD_ROWS[1]])
-    with pytest.raises(DataError) as error:
-        read_mmew(mmew_dir)
-    assert_one_line(error, CODING, "row 4", "row 2")
+    assert_excluded(read_mmew(mmew_dir), CODING, "row 4", "repeats row 2")
 
 
 def test_clip_filed_under_two_emotions_is_named(mmew_dir: Path) -> None:
     make_clip(mmew_dir, "others", "S01-01-001", range(1, 13))
-    with pytest.raises(DataError) as error:
-        read_mmew(mmew_dir)
-    assert_one_line(error, CODING, "row 3", "filed twice", "others", "happiness")
+    assert_excluded(read_mmew(mmew_dir), CODING, "row 3", "filed twice", "others", "happiness")
 
 
 def test_clip_folder_without_frames(tmp_path: Path) -> None:
@@ -261,9 +268,7 @@ def test_clip_folder_without_frames(tmp_path: Path) -> None:
     write_coding(root, [GOOD_ROWS[1]])
     clip_dir = make_clip(root, "happiness", "S01-01-001", [])
     (clip_dir / "Thumbs.db").write_bytes(b"")
-    with pytest.raises(DataError) as error:
-        read_mmew(root)
-    assert_one_line(error, CODING, "row 2", "no <N>.jpg frames")
+    assert_excluded(read_mmew(root), CODING, "row 2", "no <N>.jpg frames")
 
 
 def test_two_files_for_one_frame_number(tmp_path: Path) -> None:
@@ -271,21 +276,19 @@ def test_two_files_for_one_frame_number(tmp_path: Path) -> None:
     write_coding(root, [GOOD_ROWS[1]])
     clip_dir = make_clip(root, "happiness", "S01-01-001", range(1, 13))
     (clip_dir / "01.jpg").write_bytes((clip_dir / "1.jpg").read_bytes())
-    with pytest.raises(DataError) as error:
-        read_mmew(root)
-    assert_one_line(error, CODING, "row 2", "both frame 1")
+    assert_excluded(read_mmew(root), CODING, "row 2", "both frame 1")
 
 
 def test_several_spreadsheets_are_named(mmew_dir: Path) -> None:
     write_coding(mmew_dir, GOOD_ROWS, name="MMEW_Micro_Exp (1).xlsx")
     with pytest.raises(DataError) as error:
-        read_mmew(mmew_dir)
+        read_mmew(mmew_dir).samples
     assert_one_line(error, "MMEW_Micro_Exp (1).xlsx", CODING, "keep one")
-    assert len(read_mmew(mmew_dir, coding_file=Path(CODING))) == 3
+    assert len(read_mmew(mmew_dir, coding_file=Path(CODING)).samples) == 3
 
 
 def test_unreadable_spreadsheet(mmew_dir: Path) -> None:
     (mmew_dir / CODING).write_bytes(b"not a workbook")
     with pytest.raises(DataError) as error:
-        read_mmew(mmew_dir)
+        read_mmew(mmew_dir).samples
     assert_one_line(error, CODING)

@@ -93,7 +93,7 @@ def test_verdicts_need_an_interval_that_excludes_zero_and_enough_subjects() -> N
 
 def test_study_variants_reannotate_deterministically(tiny_twin_root: Path) -> None:
     directory = tiny_twin_root / "CASME2"
-    samples, truth = read_casme2(directory), load_truth(directory)
+    samples, truth = read_casme2(directory).samples, load_truth(directory)
     native = native_annotator(directory)
     assert native is not None and native.apex_bias > 0 > native.onset_bias
     exact = next(v for v in VARIANTS if v.name == "exact").derive(native)

@@ -10,7 +10,7 @@ from mer_bench.synth.truth import load_truth
 
 def test_gamdss_lowers_the_apex_error_against_the_twin_truth(tiny_twin_root):
     directory = tiny_twin_root / "CASME2"
-    samples = read_casme2(directory)
+    samples = read_casme2(directory).samples
     errors = keyframe_errors(samples, GamdssStrategy(), load_truth(directory))
     summary = error_summary(errors)
     print("\nmean absolute key-frame error (frames) against truth, CASME II twin:\n"

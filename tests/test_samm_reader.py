@@ -11,10 +11,11 @@ from openpyxl import Workbook
 
 from mer_bench.data.doctor import clip_problems
 from mer_bench.data.errata import apply_errata
+from mer_bench.data.loading import load_dataset_dir
 from mer_bench.data.sample import KeyFrames
 from mer_bench.data.samm import SAMM, read_samm
 from mer_bench.errors import DataError
-from reader_checks import assert_one_line
+from reader_checks import assert_excluded, assert_one_line
 
 CODING = "SAMM_Micro_FACS_Codes_v2.xlsx"
 HEADER = ["Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame", "Offset Frame",
@@ -87,7 +88,7 @@ def samm_dir(tmp_path: Path) -> Path:
 
 
 def test_reads_samples_sorted_by_subject_and_clip(samm_dir: Path) -> None:
-    samples = read_samm(samm_dir)
+    samples = read_samm(samm_dir).samples
     assert [s.sample_id for s in samples] == ["samm/006/006_1_2", "samm/006/006_1_3",
                                               "samm/011/011_2_5"]
     assert {s.subject for s in samples} == {"006", "011"}
@@ -95,24 +96,24 @@ def test_reads_samples_sorted_by_subject_and_clip(samm_dir: Path) -> None:
 
 
 def test_header_below_the_title_block_is_found_on_the_micro_sheet(samm_dir: Path) -> None:
-    first = read_samm(samm_dir)[0]
+    first = read_samm(samm_dir).samples[0]
     assert first.extra["coding_sheet"] == "MICRO_ONLY"
     assert first.extra["coding_row"] == "16"  # header on Excel row 14, 006_1_2 is the 2nd row
     assert first.extra["coding_file"] == CODING
 
 
 def test_key_frames_labels_and_columns_kept_as_written(samm_dir: Path) -> None:
-    anger, other, happy = read_samm(samm_dir)
+    anger, other, happy = read_samm(samm_dir).samples
     assert anger.annotated == KeyFrames(onset=5562, apex=5570, offset=5578)
     assert other.annotated == KeyFrames(onset=120, apex=None, offset=126)  # -1: no apex
-    assert happy.emotion == "happiness" and anger.emotion == "Anger"  # case left to errata
+    assert happy.emotion == "happiness" and anger.emotion == "Anger"  # case left to loading
     assert happy.action_units == "R12"
     assert anger.extra["objective_class"] == "3" and other.extra["objective_class"] == "7"
     assert anger.extra["inducement_code"] == "1"
 
 
 def test_frames_sorted_numerically_across_digit_counts(samm_dir: Path) -> None:
-    happy = read_samm(samm_dir)[2]
+    happy = read_samm(samm_dir).samples[2]
     assert happy.frame_numbers == (9997, 9998, 9999, 10000, 10001, 10002)
     assert [p.name for p in happy.frame_paths] == [
         "011_9997.jpg", "011_9998.jpg", "011_9999.jpg", "011_10000.jpg", "011_10001.jpg",
@@ -124,7 +125,7 @@ def test_single_sheet_header_on_row_one_and_flat_frame_folders(tmp_path: Path) -
     root = tmp_path / "SAMM"
     write_coding(root, GOOD_ROWS[1:2], preamble=[], sheet="Sheet1", other_sheet=False)
     make_clip(root, "006", "006_1_2", range(5562, 5579))  # subject folders beside the workbook
-    (sample,) = read_samm(root)
+    (sample,) = read_samm(root).samples
     assert sample.extra["coding_row"] == "2" and sample.frame_numbers[0] == 5562
 
 
@@ -132,7 +133,7 @@ def test_dated_workbook_name_is_found(tmp_path: Path) -> None:
     root = tmp_path / "SAMM"
     write_coding(root, GOOD_ROWS[1:2], name="SAMM_20181215_Micro_FACS_Codes_v2.xlsx")
     make_clip(root / "SAMM", "006", "006_1_2", range(5562, 5579))
-    assert len(read_samm(root)) == 1
+    assert len(read_samm(root).samples) == 1
 
 
 @pytest.mark.parametrize("written", [-1, "-1", None, "/", "-"])
@@ -140,15 +141,19 @@ def test_missing_apex_markers_read_as_none(tmp_path: Path, written: object) -> N
     root = tmp_path / "SAMM"
     write_coding(root, [row("006", "006_1_3", 120, written, 126)])
     make_clip(root / "SAMM", "006", "006_1_3", range(120, 127))
-    assert read_samm(root)[0].annotated.apex is None
+    assert read_samm(root).samples[0].annotated.apex is None
 
 
-def test_errata_lower_case_the_label_and_leave_a_missing_apex_to_the_fill_rule(samm_dir: Path) -> None:
-    fixed, applied = apply_errata(read_samm(samm_dir), SAMM.errata)
-    other = fixed[1]
+def test_errata_leave_a_missing_apex_to_the_fill_rule_and_loading_normalises_the_label_apart(
+        samm_dir: Path) -> None:
+    loaded = load_dataset_dir(SAMM, samm_dir)
+    other = loaded.samples[1]
+    # a missing apex is not a correction: it stays missing for mer_bench.missing_apex to fill
     assert other.annotated == KeyFrames(120, None, 126) and other.emotion == "other"
-    assert {(f.sample_id, f.rule) for f in applied} >= {("samm/006/006_1_2", "label-spelling")}
-    assert not [f for f in applied if f.sample_id == "samm/006/006_1_3" and "apex" in f.rule]
+    assert loaded.fixes == []
+    # SAMM writes its labels capitalised: a normalisation, not one "erratum" per row
+    assert {(n.sample_id, n.written) for n in loaded.normalised} == {
+        ("samm/006/006_1_2", "Anger"), ("samm/006/006_1_3", "Other")}
 
 
 def test_offset_after_the_last_frame_is_read_as_written_and_fixed_by_erratum(tmp_path: Path
@@ -156,18 +161,45 @@ def test_offset_after_the_last_frame_is_read_as_written_and_fixed_by_erratum(tmp
     root = tmp_path / "SAMM"
     write_coding(root, [row("006", "006_1_2", 5562, 5570, 5793)])  # typo: 5739 -> 5793
     make_clip(root / "SAMM", "006", "006_1_2", range(5562, 5579))
-    (sample,) = read_samm(root)
+    (sample,) = read_samm(root).samples
     assert sample.annotated.offset == 5793
     (fixed,), applied = apply_errata([sample], SAMM.errata)
     assert fixed.annotated == KeyFrames(5562, 5570, 5578)
-    assert [f.rule for f in applied] == ["label-spelling", "offset-past-last-frame"]
+    assert [f.rule for f in applied] == ["offset-past-last-frame"]
+
+
+# The two stray apexes of SAMM_Micro_FACS_Codes_v2.xlsx (mer-bench issue 15): 028_4_1 has apex
+# 1143 just past its offset 1134, a slip at the clip's edge; 032_3_1 has apex 1930 for onset 4896
+# and offset 4970, likely a slipped digit.
+
+
+def test_an_apex_just_past_the_offset_is_clamped(tmp_path: Path) -> None:
+    root = tmp_path / "SAMM"
+    write_coding(root, [row("028", "028_4_1", 1100, 1143, 1134, "Contempt")])
+    make_clip(root / "SAMM", "028", "028_4_1", range(1100, 1135))
+    loaded = load_dataset_dir(SAMM, root)
+    (sample,) = loaded.samples
+    assert sample.annotated == KeyFrames(1100, 1134, 1134)
+    (fix,) = loaded.fixes
+    assert fix.rule == "apex-outside-clamped" and "9 frames outside" in fix.what
+
+
+def test_an_apex_far_outside_its_clip_is_missing_not_clamped(tmp_path: Path) -> None:
+    root = tmp_path / "SAMM"
+    write_coding(root, [row("032", "032_3_1", 4896, 1930, 4970, "Anger")])
+    make_clip(root / "SAMM", "032", "032_3_1", range(4896, 4971))
+    loaded = load_dataset_dir(SAMM, root)
+    (sample,) = loaded.samples
+    assert sample.annotated == KeyFrames(4896, None, 4970)  # not 4896: no motion onset -> apex
+    (fix,) = loaded.fixes
+    assert fix.rule == "apex-far-outside-missing" and "2966 frames outside" in fix.what
 
 
 def test_gap_inside_a_clip_is_left_to_the_doctor(tmp_path: Path) -> None:
     root = tmp_path / "SAMM"
     write_coding(root, [row("006", "006_1_2", 5562, 5570, 5578)])
     make_clip(root / "SAMM", "006", "006_1_2", [n for n in range(5562, 5579) if n != 5565])
-    (sample,) = read_samm(root)
+    (sample,) = read_samm(root).samples
     assert 5565 not in sample.frame_numbers
     assert clip_problems(sample) == ["samm/006/006_1_2: frames missing inside the clip "
                                      "(5565..5565)"]
@@ -177,7 +209,7 @@ def test_spec_marks_samm_for_face_cropping() -> None:
     assert (SAMM.name, SAMM.folder, SAMM.fps, SAMM.face_crop) == ("samm", "SAMM", 200.0, True)
     assert SAMM.read is read_samm and SAMM.write_twin is not None and SAMM.twin_version
     assert [rule.name for rule in SAMM.errata] == [
-        "label-spelling", "offset-past-last-frame", "apex-outside-clamped"]
+        "offset-past-last-frame", "apex-outside-clamped", "apex-far-outside-missing"]
 
 
 # --- bad inputs: one DataError, one line, naming the file (and row) and what to do ----------------
@@ -185,28 +217,28 @@ def test_spec_marks_samm_for_face_cropping() -> None:
 
 def test_missing_dataset_dir(tmp_path: Path) -> None:
     with pytest.raises(DataError) as error:
-        read_samm(tmp_path / "SAMM")
+        read_samm(tmp_path / "SAMM").samples
     assert_one_line(error, str(tmp_path / "SAMM"))
 
 
 def test_missing_coding_file(tmp_path: Path) -> None:
     make_clip(tmp_path / "SAMM" / "SAMM", "006", "006_1_2", range(5562, 5579))
     with pytest.raises(DataError) as error:
-        read_samm(tmp_path / "SAMM")
+        read_samm(tmp_path / "SAMM").samples
     assert_one_line(error, str(tmp_path / "SAMM"), "SAMM*Micro_FACS_Codes*.xlsx", CODING)
 
 
 def test_several_coding_files_are_named(samm_dir: Path) -> None:
     write_coding(samm_dir, GOOD_ROWS, name="SAMM_20181215_Micro_FACS_Codes_v2.xlsx")
     with pytest.raises(DataError) as error:
-        read_samm(samm_dir)
+        read_samm(samm_dir).samples
     assert_one_line(error, "SAMM_20181215_Micro_FACS_Codes_v2.xlsx", CODING, "keep one")
-    assert len(read_samm(samm_dir, coding_file=Path(CODING))) == 3
+    assert len(read_samm(samm_dir, coding_file=Path(CODING)).samples) == 3
 
 
 def test_excel_lock_file_is_ignored(samm_dir: Path) -> None:
     (samm_dir / f"~${CODING}").write_bytes(b"lock")
-    assert len(read_samm(samm_dir)) == 3
+    assert len(read_samm(samm_dir).samples) == 3
 
 
 def test_missing_required_column_is_named(tmp_path: Path) -> None:
@@ -214,7 +246,7 @@ def test_missing_required_column_is_named(tmp_path: Path) -> None:
     header = [("Onset" if h == "Onset Frame" else h) for h in HEADER]
     write_coding(root, GOOD_ROWS, header=header)
     with pytest.raises(DataError) as error:
-        read_samm(root)
+        read_samm(root).samples
     assert_one_line(error, CODING, "sheet MICRO_ONLY", "row 14", "'Onset Frame'")
 
 
@@ -222,7 +254,7 @@ def test_no_header_row_is_reported(tmp_path: Path) -> None:
     root = tmp_path / "SAMM"
     write_coding(root, GOOD_ROWS, header=["Participant", "Clip", *HEADER[2:]])
     with pytest.raises(DataError) as error:
-        read_samm(root)
+        read_samm(root).samples
     assert_one_line(error, CODING, "MICRO_ONLY", "'Subject' and 'Filename'")
 
 
@@ -242,16 +274,16 @@ BAD_ROWS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_ROWS))
-def test_bad_row_names_file_and_row(tmp_path: Path, case: str) -> None:
+def test_a_bad_row_is_excluded_naming_file_and_row(tmp_path: Path, case: str) -> None:
     bad, fragment = BAD_ROWS[case]
     root = tmp_path / "SAMM"
     # the bad row is the second data row: Excel row 16
     write_coding(root, [GOOD_ROWS[2], bad])
     make_clip(root / "SAMM", "006", "006_1_3", range(120, 127))
     make_clip(root / "SAMM", "006", "006_1_2", [n for n in range(5562, 5579) if n != 5566])
-    with pytest.raises(DataError) as error:
-        read_samm(root)
-    assert_one_line(error, CODING, "row 16", fragment)
+    loaded = load_dataset_dir(SAMM, root)
+    assert_excluded(loaded, CODING, "row 16", fragment)
+    assert [s.clip for s in loaded.samples] == ["006_1_3"]
 
 
 def test_clip_folder_without_frames(tmp_path: Path) -> None:
@@ -259,9 +291,7 @@ def test_clip_folder_without_frames(tmp_path: Path) -> None:
     write_coding(root, [GOOD_ROWS[1]])
     clip_dir = make_clip(root / "SAMM", "006", "006_1_2", [])
     (clip_dir / "Thumbs.db").write_bytes(b"")
-    with pytest.raises(DataError) as error:
-        read_samm(root)
-    assert_one_line(error, CODING, "row 15", "no <subject>_<N>.jpg frames")
+    assert_excluded(read_samm(root), CODING, "row 15", "no <subject>_<N>.jpg frames")
 
 
 def test_two_files_for_one_frame_number(tmp_path: Path) -> None:
@@ -269,9 +299,7 @@ def test_two_files_for_one_frame_number(tmp_path: Path) -> None:
     write_coding(root, [GOOD_ROWS[1]])
     clip_dir = make_clip(root / "SAMM", "006", "006_1_2", range(5562, 5579))
     cv2.imwrite(str(clip_dir / "006_5570.jpg"), np.zeros((4, 4, 3), np.uint8))
-    with pytest.raises(DataError) as error:
-        read_samm(root)
-    assert_one_line(error, CODING, "row 15", "both frame 5570")
+    assert_excluded(read_samm(root), CODING, "row 15", "both frame 5570")
 
 
 def test_unreadable_spreadsheet(tmp_path: Path) -> None:
@@ -279,5 +307,5 @@ def test_unreadable_spreadsheet(tmp_path: Path) -> None:
     root.mkdir()
     (root / CODING).write_bytes(b"not a workbook")
     with pytest.raises(DataError) as error:
-        read_samm(root)
+        read_samm(root).samples
     assert_one_line(error, CODING, "cannot read")

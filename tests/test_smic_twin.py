@@ -75,7 +75,7 @@ def test_real_reader_reads_every_camera_of_the_twin(twin_dir: Path) -> None:
     truth = load_truth(twin_dir)
     ids: set[str] = set()
     for camera in CAMERAS:
-        samples = read_smic(twin_dir, camera)
+        samples = read_smic(twin_dir, camera).samples
         spec = smic_twin_spec("VIS" if camera == "NIR" else camera, SCALE)
         assert Counter(s.emotion for s in samples) == Counter(dict(spec.class_counts))
         assert len({s.subject for s in samples}) == spec.n_subjects
@@ -90,7 +90,7 @@ def test_real_reader_reads_every_camera_of_the_twin(twin_dir: Path) -> None:
 
 def test_annotation_error_is_the_cut_margin(twin_dir: Path) -> None:
     truth = load_truth(twin_dir)
-    samples = read_smic(twin_dir, "HS")
+    samples = read_smic(twin_dir, "HS").samples
     onset_error = [s.annotated.onset - truth[s.sample_id].onset for s in samples]
     offset_error = [s.annotated.offset - truth[s.sample_id].offset for s in samples]
     assert max(onset_error) < 0 < min(offset_error)
@@ -98,7 +98,7 @@ def test_annotation_error_is_the_cut_margin(twin_dir: Path) -> None:
 
 
 def test_native_frame_names_and_nir_frames_are_grey(twin_dir: Path) -> None:
-    hs, vis, nir = (read_smic(twin_dir, camera)[0] for camera in CAMERAS)
+    hs, vis, nir = (read_smic(twin_dir, camera).samples[0] for camera in CAMERAS)
     assert all(p.name.startswith("reg_image") and len(p.stem) == len("reg_image") + 6
                for p in hs.frame_paths)
     assert vis.frame_paths[0].name == f"reg_{vis.frame_numbers[0]:05d}.bmp"
@@ -113,7 +113,7 @@ def test_manifest_describes_each_camera(twin_dir: Path) -> None:
     AnnotatorModel(**manifest["annotator"])  # what the GAMDSS study reads back
     for camera in CAMERAS:
         summary = manifest["cameras"][camera]
-        samples = read_smic(twin_dir, camera)
+        samples = read_smic(twin_dir, camera).samples
         assert summary["samples"] == len(samples)
         assert summary["frames"] == sum(len(s.frame_paths) for s in samples)
         AnnotatorModel(**summary["annotator"])
@@ -123,7 +123,7 @@ def test_same_seed_same_bytes_other_seed_other_twin(tmp_path: Path, twin_dir: Pa
     again = write_smic_twin(tmp_path / "a" / "SMIC", scale=SCALE, seed=0)
     other = write_smic_twin(tmp_path / "b" / "SMIC", scale=SCALE, seed=1)
     assert (again / TRUTH_FILE).read_bytes() == (twin_dir / TRUTH_FILE).read_bytes()
-    first, repeat = read_smic(twin_dir, "VIS")[0], read_smic(again, "VIS")[0]
+    first, repeat = read_smic(twin_dir, "VIS").samples[0], read_smic(again, "VIS").samples[0]
     assert [p.read_bytes() for p in first.frame_paths] == [
         p.read_bytes() for p in repeat.frame_paths]
     assert (other / TRUTH_FILE).read_bytes() != (twin_dir / TRUTH_FILE).read_bytes()
@@ -133,11 +133,12 @@ def test_one_generated_folder_serves_all_three_datasets(monkeypatch: pytest.Monk
                                                         tmp_path: Path) -> None:
     monkeypatch.setenv("MER_BENCH_CACHE", str(tmp_path / "cache"))
     source = resolve_data_source(None, twin_scale=0.02, twin_seed=0)
-    hs, _ = load_dataset(SMIC_HS, source)
+    hs = load_dataset(SMIC_HS, source).samples
     manifest = source.dataset_dir(SMIC_HS) / "twin_manifest.json"
     written = manifest.stat().st_mtime_ns
-    vis, _ = load_dataset(SMIC_VIS, source)
-    nir, fixes = load_dataset(SMIC_NIR, source)
+    vis = load_dataset(SMIC_VIS, source).samples
+    nir = load_dataset(SMIC_NIR, source)
+    fixes, nir = nir.fixes, nir.samples
     assert manifest.stat().st_mtime_ns == written  # not regenerated for VIS / NIR
     assert fixes == [] and all(s.annotated.apex is None for s in hs + vis + nir)
     assert {s.dataset for s in hs + vis + nir} == {"smic-hs", "smic-vis", "smic-nir"}

@@ -81,7 +81,7 @@ def test_small_scale_keeps_every_class() -> None:
 
 
 def test_real_reader_reads_the_twin_with_spec_counts(twin_dir: Path) -> None:
-    samples = read_casme2(twin_dir)
+    samples = read_casme2(twin_dir).samples
     spec = casme2_twin_spec(TINY_SCALE)
     assert Counter(s.emotion for s in samples) == Counter(dict(spec.class_counts))
     assert len({s.subject for s in samples}) == spec.n_subjects
@@ -125,13 +125,13 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path: Pat
     other = write_twin("casme2", tmp_path / "c" / "CASME2", scale=0.02, seed=1)
     assert (first / CODING_FILE).read_bytes() == (again / CODING_FILE).read_bytes()
     assert (first / TRUTH_FILE).read_bytes() == (again / TRUTH_FILE).read_bytes()
-    sample = read_casme2(first)[3]
+    sample = read_casme2(first).samples[3]
     assert frame_bytes(first, sample.subject, sample.clip) == frame_bytes(
         again, sample.subject, sample.clip
     )
     rows = pd.read_excel(first / CODING_FILE).values.tolist()
     assert rows != pd.read_excel(other / CODING_FILE).values.tolist()
-    first_clip, other_clip = read_casme2(first)[0], read_casme2(other)[0]
+    first_clip, other_clip = read_casme2(first).samples[0], read_casme2(other).samples[0]
     assert frame_bytes(first, first_clip.subject, first_clip.clip) != frame_bytes(
         other, other_clip.subject, other_clip.clip
     )
@@ -145,7 +145,7 @@ def test_spreadsheet_carries_no_save_time(tmp_path: Path) -> None:
 
 
 def test_truth_sidecar_keys_match_samples_and_lie_inside_clips(twin_dir: Path) -> None:
-    samples = read_casme2(twin_dir)
+    samples = read_casme2(twin_dir).samples
     truth = load_truth(twin_dir)
     assert set(truth) == {s.sample_id for s in samples}
     for s in samples:
@@ -155,7 +155,7 @@ def test_truth_sidecar_keys_match_samples_and_lie_inside_clips(twin_dir: Path) -
 
 
 def test_annotator_marks_onset_early_and_apex_late(twin_dir: Path) -> None:
-    samples = read_casme2(twin_dir)
+    samples = read_casme2(twin_dir).samples
     truth = load_truth(twin_dir)
     onset_error = [s.annotated.onset - truth[s.sample_id].onset for s in samples]
     apex_error = [
@@ -206,7 +206,7 @@ def test_pixel_motion_peaks_at_true_apex_without_distractors() -> None:
 
 
 def test_expression_outweighs_distractors_in_most_twin_clips(twin_dir: Path) -> None:
-    samples = read_casme2(twin_dir)
+    samples = read_casme2(twin_dir).samples
     truth = load_truth(twin_dir)
     wins = []
     for s in samples:

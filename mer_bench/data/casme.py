@@ -9,12 +9,12 @@ written, in ``Sample.extra["apex2"]``.
 Frame file names of the CASME release are not documented in the project's sources, so any image
 whose name ends in an integer is a frame (``reg_EP01_12-73.jpg``, ``img73.jpg``), sorted by that
 integer; one clip folder must use one naming scheme. A gap in a clip's frame numbers is left to
-``mer-bench doctor``; a key frame falling in a gap is an error naming the row.
+``mer-bench doctor``; a row with a key frame falling in a gap is excluded, naming the row.
 
-Unlike CASME II, an onset or offset outside its clip folder is not a reading error: the real coding
-file has a few (MEB corrects five rows "based on the image folders"), so the reader returns them as
-written and the ``casme-onset-offset-from-folder`` erratum moves them to the folder's first / last
-frame.
+Unlike CASME II, an onset or offset outside its clip folder is a known error of the coding file,
+not of the copy at hand: the real file has a few (MEB corrects five rows "based on the image
+folders"), and the ``casme-onset-offset-from-folder`` erratum moves them to the folder's first /
+last frame.
 """
 
 from __future__ import annotations
@@ -25,14 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from mer_bench.data.errata import (
-    APEX_OUTSIDE_CLAMPED,
-    LABEL_SPELLING,
-    ErratumRule,
-)
+from mer_bench.data.errata import APEX_RULES, ErratumRule
 from mer_bench.data.native import (
     cell_text,
-    check_not_in_gap,
     excel_rows,
     frame_number,
     given_file,
@@ -40,12 +35,12 @@ from mer_bench.data.native import (
     one_workbook,
     optional_frame,
     read_coding_sheet,
+    read_rows,
     require_dataset_dir,
     shown,
     subject_number,
-    unique_samples,
 )
-from mer_bench.data.sample import KeyFrames, Sample, normalise_label
+from mer_bench.data.sample import KeyFrames, Rows, Sample, normalise_label
 from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
@@ -124,15 +119,15 @@ def frames_root(dataset_dir: Path) -> tuple[Path, str]:
                     "unpack the CASME frame folders here")
 
 
-def read_casme(dataset_dir: Path, *, coding_file: Path | None = None) -> list[Sample]:
-    """Samples of a CASME folder, sorted by (subject, clip); frames sorted by frame number."""
+def read_casme(dataset_dir: Path, *, coding_file: Path | None = None) -> Rows:
+    """The rows of a CASME folder as written, sorted by (subject, clip); frames in order."""
     dataset_dir = Path(dataset_dir)
     coding = find_coding_file(dataset_dir, coding_file)
     root, variant = frames_root(dataset_dir)
     table = read_coding_sheet(coding, COLUMNS, OPTIONAL_COLUMNS)
-    return unique_samples(
-        ((excel_row, _sample_from_row(row, coding, excel_row, root, variant))
-         for excel_row, row in excel_rows(table)),
+    return read_rows(
+        excel_rows(table),
+        lambda excel_row, row: _sample_from_row(row, coding, excel_row, root, variant),
         str(coding))
 
 
@@ -147,16 +142,12 @@ def _sample_from_row(row: pd.Series, coding: Path, excel_row: int, root: Path,
     offset = frame_number(row[COL_OFFSET], COL_OFFSET, where)
     apex = _optional_frame(row[COL_APEX], COL_APEX, where)
     apex2 = _optional_frame(row.get(COL_APEX2), COL_APEX2, where)
-    if onset > offset:
-        raise DataError(f"{where}: OnsetF {onset} is after OffsetF {offset}; fix the two cells")
     emotion = cell_text(row[COL_EMOTION])
     if normalise_label(emotion) not in EMOTIONS:
         raise DataError(f"{where}: Emotion {shown(row[COL_EMOTION])} is not a CASME label "
                         f"({', '.join(sorted(EMOTIONS))}); fix the cell")
     clip_dir = root / subject / clip
     numbers, paths = numbered_frames(clip_dir, ANY_NUMBERED_FRAME, where, "<name><N>.jpg")
-    check_not_in_gap(numbers, ((COL_ONSET, onset), (COL_APEX, apex), (COL_OFFSET, offset)),
-                     clip_dir, where)
     return Sample(
         dataset=DATASET,
         subject=subject,
@@ -169,6 +160,7 @@ def _sample_from_row(row: pd.Series, coding: Path, excel_row: int, root: Path,
         action_units=cell_text(row.get(COL_AUS)),
         extra={"coding_file": coding.name, "coding_row": str(excel_row), "variant": variant,
                "apex2": "" if apex2 is None else str(apex2)},
+        origin=where,
     )
 
 
@@ -183,6 +175,8 @@ def _optional_frame(value: object, column: str, where: str) -> int | None:
 
 def _onset_offset_from_folder(sample: Sample) -> tuple[Sample, str] | None:
     kf = sample.annotated
+    if kf.onset > kf.offset:
+        return None  # not a key frame past the folder's end: validation excludes the row
     first, last = sample.frame_numbers[0], sample.frame_numbers[-1]
     onset = kf.onset if first <= kf.onset <= last else first
     offset = kf.offset if first <= kf.offset <= last else last
@@ -202,8 +196,7 @@ ONSET_OFFSET_FROM_FOLDER = ErratumRule(
     _onset_offset_from_folder)
 
 # Onset/offset first, so that the apex rules see the corrected interval.
-CASME_ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, ONSET_OFFSET_FROM_FOLDER,
-                                         APEX_OUTSIDE_CLAMPED)
+CASME_ERRATA: tuple[ErratumRule, ...] = (ONSET_OFFSET_FROM_FOLDER, *APEX_RULES)
 
 # Bumped whenever the twin generator's output changes, so cached twins are regenerated.
 TWIN_VERSION = "1"
@@ -218,4 +211,5 @@ CASME = DatasetSpec(
     write_twin=lazy_twin("mer_bench.synth.casme:write_casme_twin"),
     twin_version=TWIN_VERSION,
     errata=CASME_ERRATA,
+    key_columns=(COL_ONSET, COL_APEX, COL_OFFSET),
 )

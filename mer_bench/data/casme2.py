@@ -9,6 +9,7 @@ from typing import Literal
 import pandas as pd
 
 from mer_bench.data.native import (
+    about_sample,
     cell_text,
     excel_rows,
     find_workbook,
@@ -16,11 +17,10 @@ from mer_bench.data.native import (
     numbered_frames,
     optional_frame,
     read_coding_sheet,
-    require_frames,
+    read_rows,
     subject_number,
-    unique_samples,
 )
-from mer_bench.data.sample import KeyFrames, Sample
+from mer_bench.data.sample import KeyFrames, Rows, Sample
 from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
@@ -78,15 +78,16 @@ def find_coding_file(dataset_dir: Path, coding_file: Path | None = None) -> Path
 
 def read_casme2(
     dataset_dir: Path, *, variant: Variant = "auto", coding_file: Path | None = None
-) -> list[Sample]:
-    """Samples of a CASME II folder, sorted by (subject, clip); frames sorted by frame number."""
+) -> Rows:
+    """The rows of a CASME II folder as written, sorted by (subject, clip); frames in order."""
     dataset_dir = Path(dataset_dir)
     coding = find_coding_file(dataset_dir, coding_file)
     frames_root, prefix, variant_name = _frames_layout(dataset_dir, variant)
     table = read_coding_sheet(coding, (*REQUIRED_COLUMNS, COL_AUS), (COL_AUS,))
-    return unique_samples(
-        ((excel_row, _sample_from_row(row, coding, excel_row, frames_root, prefix, variant_name))
-         for excel_row, row in excel_rows(table)),
+    return read_rows(
+        excel_rows(table),
+        lambda excel_row, row: _sample_from_row(row, coding, excel_row, frames_root, prefix,
+                                                variant_name),
         str(coding))
 
 
@@ -125,29 +126,27 @@ def _sample_from_row(
     clip = cell_text(row[COL_FILENAME])
     if not clip:
         raise DataError(f"{where}: Filename is empty; write the clip folder name (e.g. EP02_01f)")
-    onset = frame_number(row[COL_ONSET], COL_ONSET, where)
-    offset = frame_number(row[COL_OFFSET], COL_OFFSET, where)
-    apex = optional_frame(row[COL_APEX], COL_APEX, where, missing={MISSING_APEX},
-                          advice="write the frame number or '/'")
-    if onset > offset:
-        raise DataError(
-            f"{where}: OnsetFrame {onset} is after OffsetFrame {offset}; fix the two cells"
+    with about_sample(f"casme2/{subject}/{clip}"):
+        onset = frame_number(row[COL_ONSET], COL_ONSET, where)
+        offset = frame_number(row[COL_OFFSET], COL_OFFSET, where)
+        apex = optional_frame(row[COL_APEX], COL_APEX, where, missing={MISSING_APEX},
+                              advice="write the frame number or '/'")
+        clip_dir = frames_root / subject / clip
+        numbers, paths = numbered_frames(clip_dir, _frame_pattern(prefix), where,
+                                         f"{prefix}<N>.jpg")
+        return Sample(
+            dataset="casme2",
+            subject=subject,
+            clip=clip,
+            frame_paths=paths,
+            frame_numbers=numbers,
+            fps=FPS,
+            annotated=KeyFrames(onset=onset, apex=apex, offset=offset),
+            emotion=cell_text(row[COL_EMOTION]),
+            action_units=cell_text(row.get(COL_AUS)),
+            extra={"coding_file": coding.name, "coding_row": str(excel_row), "variant": variant},
+            origin=where,
         )
-    clip_dir = frames_root / subject / clip
-    numbers, paths = numbered_frames(clip_dir, _frame_pattern(prefix), where, f"{prefix}<N>.jpg")
-    require_frames(numbers, ((COL_ONSET, onset), (COL_OFFSET, offset)), clip_dir, where)
-    return Sample(
-        dataset="casme2",
-        subject=subject,
-        clip=clip,
-        frame_paths=paths,
-        frame_numbers=numbers,
-        fps=FPS,
-        annotated=KeyFrames(onset=onset, apex=apex, offset=offset),
-        emotion=cell_text(row[COL_EMOTION]),
-        action_units=cell_text(row.get(COL_AUS)),
-        extra={"coding_file": coding.name, "coding_row": str(excel_row), "variant": variant},
-    )
 
 
 # Bumped whenever the twin generator's output changes, so cached twins are regenerated.
@@ -162,4 +161,5 @@ CASME2 = DatasetSpec(
     read=read_casme2,
     write_twin=lazy_twin("mer_bench.synth.casme2:write_casme2_twin"),
     twin_version=TWIN_VERSION,
+    key_columns=(COL_ONSET, COL_APEX, COL_OFFSET),
 )

@@ -18,22 +18,36 @@ Layout of the release (Part A, RGB; the ``depth/`` folders beside ``color/`` are
 - A video holds several micro-expressions, so the letter repeats within a subject. The clip of a
   row is its ``Onset..Offset`` range of the video's frames, and its id is ``<letter>_<Onset>``
   (``b_166``): the onset as written separates clips of one video, whatever the row order, and it
-  is how the later per-clip release names its folders (``spNO.10_a_116``).
+  is how the later per-clip release names its folders (``spNO.10_a_116``). A corrected row keeps
+  the id of its onset as written.
+
+Known quirks of the public ``cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx`` (the copy MMNet ships and
+MEB corrects; seen in the file as released, mer-bench issue 15), each handled here and pinned by a
+test (tests/test_casme3_reader.py, and the twin writes them: mer_bench/synth/casme3.py):
+
+- every frame number is stored as text ('355'): read as numbers (``native.as_int``);
+- 'Others' is capitalised on 3 rows: normalised on loading, reported apart from the errata;
+- besides ``label`` the workbook has ``Sheet1`` (433 rows of something else) and an empty
+  ``Sheet3``: the ``label`` sheet is read by name;
+- six rows are wrong as written (Excel row: Subject, Filename, Onset, Apex, Offset): 130 spNO.149
+  d 112 83 358 (apex before onset), 710 spNO.214 c 5 5 3460 (a 3,456-frame clip), 751 spNO.216 d
+  3647 2668 2694 (onset after apex and offset), 752 spNO.216 e 0 0 25 (frame 0 does not exist),
+  798 spNO.40 e 1812 1824 0 and 800 spNO.40 e 2327 2363 0 (offset 0). MEB corrects all six
+  (``MEB_V2_CORRECTIONS``); the reader returns them as written, the erratum corrects them, and
+  only then are their frames looked up and the rows validated.
+- the rows are ordered by subject as text (spNO.149 at row 130, spNO.40 at rows 798-800).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from mer_bench.data.errata import (
-    APEX_OUTSIDE_CLAMPED,
-    LABEL_SPELLING,
-    ErratumRule,
-)
+from mer_bench.data.errata import APEX_RULES, ErratumRule
 from mer_bench.data.native import (
     bounded_dirs,
     cell_text,
@@ -44,13 +58,13 @@ from mer_bench.data.native import (
     one_workbook,
     optional_frame,
     prefixed_number,
+    read_rows,
     read_sheets,
     rename_columns,
     require_dataset_dir,
     shown,
-    unique_samples,
 )
-from mer_bench.data.sample import KeyFrames, Sample, normalise_label
+from mer_bench.data.sample import Frames, KeyFrames, Rows, Sample, normalise_label
 from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
@@ -76,7 +90,7 @@ HEADER = (COL_SUBJECT, COL_FILENAME, COL_ONSET, COL_APEX, COL_OFFSET, COL_AUS, C
           COL_EMOTION)
 REQUIRED_COLUMNS = (COL_SUBJECT, COL_FILENAME, COL_ONSET, COL_APEX, COL_OFFSET, COL_EMOTION)
 
-# The seven labels of the v2 file (3 rows write 'Others': the label-spelling rule lower-cases them).
+# The seven labels of the v2 file (3 rows write 'Others': loading normalises the case).
 EMOTIONS = ("anger", "disgust", "fear", "happy", "sad", "surprise", "others")
 OBJECTIVE_CLASSES = ("I", "II", "III", "IV", "V", "VI", "VII")
 MISSING_APEX = "/"
@@ -137,21 +151,34 @@ def find_frames_root(dataset_dir: Path, frames_dir: Path | None = None) -> Path:
 
 
 def read_casme3(dataset_dir: Path, *, label_file: Path | None = None,
-                frames_dir: Path | None = None) -> list[Sample]:
-    """Samples of a CAS(ME)^3 Part A folder, sorted by (subject, clip); frames in numeric order."""
+                frames_dir: Path | None = None) -> Rows:
+    """The rows of a CAS(ME)^3 Part A folder as written, sorted by (subject, clip).
+
+    A clip is a range of its video's frames, looked up after the errata (``Rows.frames_of``): the
+    MEB corrections change onsets and offsets, and with them the frames a clip holds.
+    """
     dataset_dir = Path(dataset_dir)
     label = find_label_file(dataset_dir, label_file)
     frames_root = find_frames_root(dataset_dir, frames_dir)
     table = _read_table(label)
     listings: dict[Path, dict[int, Path]] = {}
-    return unique_samples(
-        ((excel_row, _sample_from_row(row, label, excel_row, frames_root, listings))
-         for excel_row, row in excel_rows(table)),
-        str(label), describe=_video_and_onset)
+
+    def frames_of(sample: Sample) -> Frames:
+        kf = sample.annotated
+        return frames_in_range(_color_dir(frames_root / sample.subject / sample.extra["video"]),
+                               "", kf.onset, kf.offset, sample.origin, listings)
+
+    return read_rows(excel_rows(table),
+                     lambda excel_row, row: _sample_from_row(row, label, excel_row, frames_root),
+                     str(label), describe=_video_and_onset, frames_of=frames_of)
 
 
 def _video_and_onset(sample: Sample) -> str:
     return f"{sample.subject} video {sample.extra['video']} onset {sample.annotated.onset}"
+
+
+def _color_dir(video_dir: Path) -> Path:
+    return video_dir / COLOR_DIR if (video_dir / COLOR_DIR).is_dir() else video_dir
 
 
 def _read_table(label: Path) -> pd.DataFrame:
@@ -162,43 +189,39 @@ def _read_table(label: Path) -> pd.DataFrame:
                           header=f"the header of sheet {sheet!r}")
 
 
-def _sample_from_row(row: pd.Series, label: Path, excel_row: int, frames_root: Path,
-                     listings: dict[Path, dict[int, Path]]) -> Sample:
+def _sample_from_row(row: pd.Series, label: Path, excel_row: int, frames_root: Path) -> Sample:
     where = f"{label}: row {excel_row}"
     subject = _subject_of(row[COL_SUBJECT], where)
     video = cell_text(row[COL_FILENAME])
     if not video:
         raise DataError(f"{where}: Filename is empty; write the video letter (e.g. b)")
+    # the v2 file stores every frame number as text ('355'): as_int reads it as a number
     onset = frame_number(row[COL_ONSET], COL_ONSET, where)
     offset = frame_number(row[COL_OFFSET], COL_OFFSET, where)
     apex = optional_frame(row[COL_APEX], COL_APEX, where, missing={"", MISSING_APEX},
                           advice="write the frame number or '/'")
-    if onset > offset:
-        raise DataError(f"{where}: Onset {onset} is after Offset {offset}; fix the two cells")
     emotion = _emotion_of(row[COL_EMOTION], where)
     objective = _objective_of(row.get(COL_OBJECTIVE), where)
     subject_dir = frames_root / subject
     if not subject_dir.is_dir():
         raise DataError(f"{where}: no folder {subject} in {frames_root}; restore it or delete "
                         "the row")
-    video_dir = subject_dir / video
-    if not video_dir.is_dir():
+    if not (subject_dir / video).is_dir():
         raise DataError(f"{where}: no video folder {video} in {subject_dir}; restore it or fix "
                         "the Filename cell")
-    color_dir = video_dir / COLOR_DIR if (video_dir / COLOR_DIR).is_dir() else video_dir
-    numbers, paths = frames_in_range(color_dir, "", onset, offset, where, listings)
     return Sample(
         dataset=DATASET,
         subject=subject,
         clip=clip_id(video, onset),
-        frame_paths=paths,
-        frame_numbers=numbers,
+        frame_paths=(),
+        frame_numbers=(),  # looked up after the errata, from the corrected onset..offset
         fps=FPS,
         annotated=KeyFrames(onset=onset, apex=apex, offset=offset),
         emotion=emotion,
         action_units=cell_text(row.get(COL_AUS)),
         extra={"coding_file": label.name, "coding_row": str(excel_row), "video": video,
                "objective_class": objective},
+        origin=where,
     )
 
 
@@ -228,70 +251,79 @@ def _objective_of(value: object, where: str) -> str:
 
 # --- errata ---------------------------------------------------------------------------------------
 
-# MEB (tvaranka/meb, meb/datasets/datasets.py, Casme3A) corrects these cells of the v2 workbook,
-# by pandas row index (= Excel row - 2), "based on the image folders": index 128 apex 160;
-# 708/796/798 offset 34/1845/2403; 749 onset 2647; 750 onset and apex 1. Keyed here by Excel row.
-MEB_V2_FIXES: dict[int, dict[str, int]] = {
-    130: {"apex": 160},
-    710: {"offset": 34},
-    751: {"onset": 2647},
-    752: {"onset": 1, "apex": 1},
-    798: {"offset": 1845},
-    800: {"offset": 2403},
-}
 
+@dataclass(frozen=True)
+class MebCorrection:
+    """One row of the v2 label file that MEB corrects "based on the image folders".
 
-def meb_v2_correction(excel_row: int, written: KeyFrames) -> KeyFrames | None:
-    """The key frames MEB corrects Excel row ``excel_row`` of the v2 workbook to, or None.
-
-    None as well where the correction would reach outside the row's written onset..offset (the
-    frames read for it) or leave the apex outside: then the copy at hand is not the one MEB
-    corrected, or it is corrected already, and its row numbers cannot be trusted to match.
+    MEB (tvaranka/meb, meb/datasets/datasets.py, Casme3A) keys its corrections by pandas row index
+    (= Excel row - 2): index 128 apex 160; 708 offset 34; 749 onset 2647; 750 onset and apex 1;
+    796 offset 1845; 798 offset 2403. Here each is keyed by the row as written (subject, video,
+    onset, apex, offset), so it applies to exactly that row wherever it sits, and never to a
+    copy in which the row is already corrected or differs.
     """
-    fix = MEB_V2_FIXES.get(excel_row)
-    if fix is None:
-        return None
-    corrected = KeyFrames(**{**written.as_dict(), **fix})
-    if corrected == written or not (
-        written.onset <= corrected.onset <= corrected.offset <= written.offset
-    ):
-        return None
-    if corrected.apex is not None and not corrected.onset <= corrected.apex <= corrected.offset:
-        return None
-    return corrected
+
+    excel_row: int
+    subject: str
+    video: str
+    written: KeyFrames
+    corrected: KeyFrames
+    what: str  # what is wrong with the row as written
+
+    def matches(self, sample: Sample) -> bool:
+        return (sample.subject, sample.extra.get("video"), sample.annotated) == (
+            self.subject, self.video, self.written)
+
+
+MEB_V2_CORRECTIONS: tuple[MebCorrection, ...] = (
+    MebCorrection(130, "spNO.149", "d", KeyFrames(112, 83, 358), KeyFrames(112, 160, 358),
+                  "apex before onset"),
+    MebCorrection(710, "spNO.214", "c", KeyFrames(5, 5, 3460), KeyFrames(5, 5, 34),
+                  "a 3,456-frame micro-expression"),
+    MebCorrection(751, "spNO.216", "d", KeyFrames(3647, 2668, 2694), KeyFrames(2647, 2668, 2694),
+                  "onset after apex and offset"),
+    MebCorrection(752, "spNO.216", "e", KeyFrames(0, 0, 25), KeyFrames(1, 1, 25),
+                  "frame 0 does not exist"),
+    MebCorrection(798, "spNO.40", "e", KeyFrames(1812, 1824, 0), KeyFrames(1812, 1824, 1845),
+                  "offset 0"),
+    MebCorrection(800, "spNO.40", "e", KeyFrames(2327, 2363, 0), KeyFrames(2327, 2363, 2403),
+                  "offset 0"),
+)
+
+
+def meb_v2_correction(sample: Sample) -> MebCorrection | None:
+    """MEB's correction of ``sample``'s row as written, or None."""
+    return next((c for c in MEB_V2_CORRECTIONS if c.matches(sample)), None)
 
 
 def _meb_v2_fix(sample: Sample) -> tuple[Sample, str] | None:
-    if sample.extra.get("coding_file") != LABEL_FILE_V2:
+    correction = meb_v2_correction(sample)
+    if correction is None:
         return None
-    row = int(sample.extra.get("coding_row", "0"))
-    was = sample.annotated
-    now = meb_v2_correction(row, was)
-    if now is None:
-        return None
-    keep = [i for i, n in enumerate(sample.frame_numbers) if now.onset <= n <= now.offset]
-    fixed = dataclasses.replace(
-        sample,
-        annotated=now,
-        frame_numbers=tuple(sample.frame_numbers[i] for i in keep),
-        frame_paths=tuple(sample.frame_paths[i] for i in keep),
-    )
-    changes = ", ".join(f"{key} {getattr(was, key)} -> {value}"
-                        for key, value in MEB_V2_FIXES[row].items())
-    return fixed, f"{LABEL_FILE_V2} row {row}: {changes} (MEB)"
+    was, now = correction.written, correction.corrected
+    changes = ", ".join(f"{key} {getattr(was, key)} -> {getattr(now, key)}"
+                        for key in ("onset", "apex", "offset")
+                        if getattr(was, key) != getattr(now, key))
+    row = sample.extra.get("coding_row", "?")
+    moved = "" if row == str(correction.excel_row) else f", Excel row {correction.excel_row} of v2"
+    return (dataclasses.replace(sample, annotated=now),
+            f"{sample.extra.get('coding_file', LABEL_FILE_V2)} row {row}: {correction.what}; "
+            f"{changes} (MEB{moved})")
 
 
 MEB_V2_ROW_FIXES = ErratumRule(
     "casme3-meb-v2-rows",
-    f"Six cells of {LABEL_FILE_V2} that MEB corrects from the image folders (Excel rows 130, 710, "
-    "751, 752, 798, 800: one apex, onsets and offsets); applied only where the corrected key "
-    "frames lie inside the frames read for the row, the clip then shrinking to the new range.",
+    f"Six rows of {LABEL_FILE_V2} that MEB corrects from the image folders (Excel rows 130, 710, "
+    "751, 752, 798, 800: an apex before its onset, a 3,456-frame clip, an onset after its offset, "
+    "frame 0, two offsets 0), each matched by the row as written; the clip's frames then come "
+    "from the corrected onset..offset.",
     _meb_v2_fix)
 
-ERRATA: tuple[ErratumRule, ...] = (LABEL_SPELLING, MEB_V2_ROW_FIXES, APEX_OUTSIDE_CLAMPED)
+# MEB's rows first: their written key frames are what the other rules would misread.
+ERRATA: tuple[ErratumRule, ...] = (MEB_V2_ROW_FIXES, *APEX_RULES)
 
 # Bumped whenever the twin generator's output changes, so cached twins are regenerated.
-TWIN_VERSION = "1"
+TWIN_VERSION = "2"
 
 
 CASME3 = DatasetSpec(
@@ -304,4 +336,5 @@ CASME3 = DatasetSpec(
     twin_version=TWIN_VERSION,
     face_crop=True,
     errata=ERRATA,
+    key_columns=(COL_ONSET, COL_APEX, COL_OFFSET),
 )

@@ -37,10 +37,10 @@ from mer_bench.data.native import (
     optional_frame,
     prefixed_number,
     read_sheet,
+    read_rows,
     shown,
-    unique_samples,
 )
-from mer_bench.data.sample import KeyFrames, Sample, normalise_label
+from mer_bench.data.sample import Frames, KeyFrames, Rows, Sample, normalise_label
 from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
@@ -96,28 +96,38 @@ def find_coding_file(dataset_dir: Path, coding_file: Path | None = None) -> Path
                 "folder")
 
 
-def read_casme_sq(dataset_dir: Path, *, coding_file: Path | None = None) -> list[Sample]:
-    """The micro-expression samples of a CAS(ME)^2 folder, sorted by (subject, clip)."""
+def read_casme_sq(dataset_dir: Path, *, coding_file: Path | None = None) -> Rows:
+    """The micro-expression rows of a CAS(ME)^2 folder as written, sorted by (subject, clip).
+
+    A clip is a range of its video's frames: they are looked up after the errata (``frames_of``).
+    """
     dataset_dir = Path(dataset_dir)
     coding = find_coding_file(dataset_dir, coding_file)
     frames_root = dataset_dir / FRAMES_DIR
     if not frames_root.is_dir():
         raise DataError(f"{frames_root}: folder not found; unpack the CAS(ME)^2 rawpic frames here")
     table = _read_table(coding)
-    return unique_samples(_micro_samples(table, coding, frames_root), str(coding))
-
-
-def _micro_samples(table: pd.DataFrame, coding: Path, frames_root: Path
-                   ) -> Iterator[tuple[int, Sample]]:
-    """(Excel row, sample) of every micro-expression row; blank, header and macro rows are not."""
     listings: dict[Path, dict[int, Path]] = {}
+
+    def frames_of(sample: Sample) -> Frames:
+        video_dir = frames_root / sample.subject / sample.extra["video"]
+        kf = sample.annotated
+        return frames_in_range(video_dir, FRAME_PREFIX, kf.onset, kf.offset, sample.origin,
+                               listings)
+
+    return read_rows(_micro_rows(table),
+                     lambda excel_row, cells: _sample_from_row(cells, coding, excel_row,
+                                                               frames_root),
+                     str(coding), frames_of=frames_of)
+
+
+def _micro_rows(table: pd.DataFrame) -> Iterator[tuple[int, list[object]]]:
+    """(Excel row, cells) of every row but a first row naming the columns."""
     for excel_row, row in excel_rows(table, first_row=1):  # no header: pandas row 0 is Excel row 1
         cells = list(row.values)
         if excel_row == 1 and _is_header(cells):
             continue
-        sample = _sample_from_row(cells, coding, excel_row, frames_root, listings)
-        if sample is not None:
-            yield excel_row, sample
+        yield excel_row, cells
 
 
 def _read_table(coding: Path) -> pd.DataFrame:
@@ -134,8 +144,9 @@ def _is_header(cells: list[object]) -> bool:
                for c in (C_ONSET, C_OFFSET))
 
 
-def _sample_from_row(cells: list[object], coding: Path, excel_row: int, frames_root: Path,
-                     listings: dict[Path, dict[int, Path]]) -> Sample | None:
+def _sample_from_row(cells: list[object], coding: Path, excel_row: int,
+                     frames_root: Path) -> Sample | None:
+    """The sample of a micro-expression row, None for a macro-expression row (not read)."""
     where = f"{coding}: row {excel_row}"
     kind = normalise_label(cell_text(cells[C_TYPE]))
     if kind in (MACRO, "macro"):
@@ -152,27 +163,25 @@ def _sample_from_row(cells: list[object], coding: Path, excel_row: int, frames_r
     offset = frame_number(cells[C_OFFSET], "offset (column 5)", where)
     apex = optional_frame(cells[C_APEX], "apex (column 4)", where, missing={"", MISSING_APEX},
                           advice="write the frame number or '/'")
-    if onset > offset:
-        raise DataError(f"{where}: onset {onset} is after offset {offset}; fix the two cells")
     emotion = cell_text(cells[C_EMOTION])
     if normalise_label(emotion) not in EMOTIONS:
         raise DataError(f"{where}: emotion {shown(cells[C_EMOTION])} (column 7) is not one of "
                         f"{', '.join(EMOTIONS)}; fix the cell")
     video_dir = _video_dir(frames_root, number, video_of(expression), where)
-    numbers, paths = frames_in_range(video_dir, FRAME_PREFIX, onset, offset, where, listings)
     self_report = cell_text(cells[C_SELF_REPORT]) if len(cells) > C_SELF_REPORT else ""
     return Sample(
         dataset=DATASET,
         subject=subject_id(number),
         clip=expression,
-        frame_paths=paths,
-        frame_numbers=numbers,
+        frame_paths=(),
+        frame_numbers=(),  # looked up after the errata, from the corrected onset..offset
         fps=FPS,
         annotated=KeyFrames(onset=onset, apex=apex, offset=offset),
         emotion=emotion,
         action_units=cell_text(cells[C_AUS]),
         extra={"coding_file": coding.name, "coding_row": str(excel_row),
                "video": video_dir.name, "self_report": self_report},
+        origin=where,
     )
 
 
@@ -217,4 +226,5 @@ CASME_SQ = DatasetSpec(
     # rawpic holds whole uncropped recordings (assumed, as is the rest of the layout)
     face_crop=True,
     errata=COMMON_RULES,
+    key_columns=("onset (column 3)", "apex (column 4)", "offset (column 5)"),
 )

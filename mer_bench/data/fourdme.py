@@ -9,19 +9,18 @@ from typing import Literal
 from mer_bench.data.native import (
     as_int,
     cell_text,
-    check_key_frames,
     find_header_row,
     find_workbook,
     frame_number,
     is_blank,
     locate_columns,
     numbered_frames,
+    read_rows,
     read_sheets,
     rows_below_header,
     shown,
-    unique_samples,
 )
-from mer_bench.data.sample import KeyFrames, Sample
+from mer_bench.data.sample import KeyFrames, Rows, Sample
 from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
@@ -61,8 +60,8 @@ _CATEGORY_SPLIT = re.compile(r"\s*[+,/&]\s*")
 
 
 def read_fourdme(dataset_dir: Path, *, variant: Variant = "auto",
-                 coding_file: Path | None = None) -> list[Sample]:
-    """Samples of a 4DME folder, sorted by (subject, clip); frames sorted by frame number."""
+                 coding_file: Path | None = None) -> Rows:
+    """The rows of a 4DME folder as written, sorted by (subject, clip); frames in order."""
     dataset_dir = Path(dataset_dir)
     coding = find_workbook(
         dataset_dir, CODING_GLOB, coding_file, title="4DME", folder=dataset_dir.name,
@@ -77,11 +76,11 @@ def read_fourdme(dataset_dir: Path, *, variant: Variant = "auto",
     columns = locate_columns(cells.iloc[header_index].values, HEADER, REQUIRED_COLUMNS,
                              f"{coding}: row {header_index + 1}")
     rows = rows_below_header(cells, header_index, columns, (COL_SUBJECT, COL_CLIP))
-    return unique_samples(
-        ((excel_row, _sample_from_row(row, f"{coding}: row {excel_row}", frames_root,
-                                      {"coding_file": coding.name, "coding_row": str(excel_row),
-                                       "variant": variant_name}))
-         for excel_row, row in rows),
+    return read_rows(
+        rows,
+        lambda excel_row, row: _sample_from_row(
+            row, f"{coding}: row {excel_row}", frames_root,
+            {"coding_file": coding.name, "coding_row": str(excel_row), "variant": variant_name}),
         str(coding))
 
 
@@ -111,14 +110,10 @@ def _sample_from_row(row: dict[str, object], where: str, frames_root: Path,
     onset = frame_number(row[COL_ONSET], COL_ONSET, where)
     apex = frame_number(row[COL_APEX], COL_APEX, where)
     offset = frame_number(row[COL_OFFSET], COL_OFFSET, where)
-    if onset > offset:
-        raise DataError(f"{where}: {COL_ONSET} {onset} is after {COL_OFFSET} {offset}; "
-                        "fix the two cells")
     emotion = _emotion_of(row, where)
     keyframes = KeyFrames(onset=onset, apex=apex, offset=offset)
     clip_dir = frames_root / subject / clip
     numbers, paths = numbered_frames(clip_dir, FRAME_PATTERN, where, "<n>.jpg")
-    check_key_frames(numbers, keyframes, (COL_ONSET, COL_APEX, COL_OFFSET), clip_dir, where)
     if COL_FOLD in row:
         extra["fold"] = cell_text(row[COL_FOLD])
     return Sample(
@@ -132,6 +127,7 @@ def _sample_from_row(row: dict[str, object], where: str, frames_root: Path,
         emotion=emotion,
         action_units=cell_text(row.get(COL_AUS)),
         extra=extra,
+        origin=where,
     )
 
 
@@ -175,4 +171,5 @@ FOURDME = DatasetSpec(
     write_twin=lazy_twin("mer_bench.synth.fourdme:write_fourdme_twin"),
     twin_version=TWIN_VERSION,
     face_crop=True,
+    key_columns=(COL_ONSET, COL_APEX, COL_OFFSET),
 )

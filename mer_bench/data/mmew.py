@@ -24,18 +24,17 @@ import pandas as pd
 from mer_bench.data.errata import OFFSET_FIRST_RULES
 from mer_bench.data.native import (
     cell_text,
-    check_key_frames,
     excel_rows,
     find_workbook,
     frame_number,
     numbered_frames,
     optional_frame,
     read_coding_sheet,
+    read_rows,
     shown,
     subject_number,
-    unique_samples,
 )
-from mer_bench.data.sample import KeyFrames, Sample, normalise_label
+from mer_bench.data.sample import KeyFrames, Rows, Sample, normalise_label
 from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
@@ -80,16 +79,17 @@ class ClipFolder:
     subject: str | None = None
 
 
-def read_mmew(dataset_dir: Path, *, coding_file: Path | None = None) -> list[Sample]:
-    """Samples of an MMEW folder, sorted by (subject, clip); frames sorted by frame number."""
+def read_mmew(dataset_dir: Path, *, coding_file: Path | None = None) -> Rows:
+    """The rows of an MMEW folder as written, sorted by (subject, clip); frames in order."""
     dataset_dir = Path(dataset_dir)
     coding = find_coding_file(dataset_dir, coding_file)
     frames_root, layout = _frames_root(dataset_dir)
     clips = _index_clip_folders(frames_root, layout)
     table = read_coding_sheet(coding, (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS), OPTIONAL_COLUMNS)
-    return unique_samples(
-        ((excel_row, _sample_from_row(row, coding, excel_row, clips, frames_root, layout))
-         for excel_row, row in excel_rows(table)),
+    return read_rows(
+        excel_rows(table),
+        lambda excel_row, row: _sample_from_row(row, coding, excel_row, clips, frames_root,
+                                                layout),
         str(coding))
 
 
@@ -163,16 +163,9 @@ def _sample_from_row(
     offset = frame_number(row[COL_OFFSET], COL_OFFSET, where)
     apex = optional_frame(row[COL_APEX], COL_APEX, where, missing={"", MISSING_APEX},
                           advice="write the frame number or leave it empty")
-    if onset > offset:
-        raise DataError(
-            f"{where}: OnsetFrame {onset} is after OffsetFrame {offset}; fix the two cells"
-        )
     folder = _clip_folder(clips.get(clip, []), clip, emotion, subject, where, frames_root, layout)
     keyframes = KeyFrames(onset=onset, apex=apex, offset=offset)
     numbers, paths = numbered_frames(folder.path, _FRAME_NAME, where, "<N>.jpg")
-    # an apex or offset past the clip's end is a known MMEW error, left to the errata rules
-    check_key_frames(numbers, keyframes, (COL_ONSET, COL_APEX, COL_OFFSET), folder.path, where,
-                     offset_past_end_ok=True)
     extra = {"coding_file": coding.name, "coding_row": str(excel_row), "layout": layout}
     remarks = cell_text(row.get(COL_REMARKS))
     if remarks:
@@ -188,6 +181,7 @@ def _sample_from_row(
         emotion=emotion,
         action_units=cell_text(row.get(COL_AUS)),
         extra=extra,
+        origin=where,
     )
 
 
@@ -235,4 +229,5 @@ MMEW = DatasetSpec(
     twin_version=TWIN_VERSION,
     face_crop=False,
     errata=OFFSET_FIRST_RULES,
+    key_columns=(COL_ONSET, COL_APEX, COL_OFFSET),
 )

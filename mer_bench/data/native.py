@@ -2,24 +2,27 @@
 
 Each reader (``casme2.py``, ``samm.py``, ...) knows its own dataset's files and quirks; the jobs
 that are the same for every dataset live here once: reading a cell as a number or as text, finding
-the one coding workbook, reading a sheet and locating its columns, refusing a clip listed twice,
-listing a clip folder's numbered frames and checking the key frames against them. Every error is
-one DataError line that starts with the file (and row) it concerns.
+the one coding workbook, reading a sheet and locating its columns, collecting rows (a bad row is
+excluded, not the dataset), listing a clip folder's numbered frames. Readers parse, they do not
+judge: whether key frames are in order and have frames is checked after the errata (see
+``mer_bench.data.loading``). Every error is one DataError line that starts with the file (and row)
+it concerns.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Collection, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import pandas as pd
 
-from mer_bench.data.sample import KeyFrames, Sample
+from mer_bench.data.sample import Excluded, Frames, Rows, Sample
 from mer_bench.errors import DataError
 
-Frames = tuple[tuple[int, ...], tuple[Path, ...]]
+R = TypeVar("R")
 # Wanted columns: canonical names, or canonical name -> header spellings accepted (first = shown).
 Columns = Sequence[str] | Mapping[str, Sequence[str]]
 
@@ -260,27 +263,59 @@ def rows_below_header(cells: pd.DataFrame, header_index: int, columns: Mapping[s
         yield index + 1, row
 
 
+class RowError(DataError):
+    """A DataError about one row whose sample (dataset/subject/clip) is known."""
+
+    def __init__(self, message: str, sample_id: str) -> None:
+        super().__init__(message)
+        self.sample_id = sample_id
+
+
+@contextmanager
+def about_sample(sample_id: str) -> Iterator[None]:
+    """Errors raised inside name ``sample_id``: an excluded row can then be matched, e.g. by the
+    MEGC2019 list entry that names it."""
+    try:
+        yield
+    except RowError:
+        raise
+    except DataError as error:
+        raise RowError(str(error), sample_id) from None
+
+
 def _subject_slash_clip(sample: Sample) -> str:
     return f"{sample.subject}/{sample.clip}"
 
 
-def unique_samples(rows: Iterable[tuple[int, Sample]], source: str, *,
-                   describe: Callable[[Sample], str] = _subject_slash_clip) -> list[Sample]:
-    """The samples of ``rows`` ((Excel row, sample) of ``source``), sorted by (subject, clip).
+def read_rows(rows: Iterable[tuple[int, R]], parse: Callable[[int, R], Sample | None],
+              source: str, *, describe: Callable[[Sample], str] = _subject_slash_clip,
+              frames_of: Callable[[Sample], Frames] | None = None) -> Rows:
+    """The samples ``parse(excel_row, row)`` makes of ``rows``, sorted by (subject, clip).
 
-    A clip on a second row is an error naming both rows. ``rows`` is consumed one row at a time,
-    so a repeat is reported before any error in the rows after it.
+    A row ``parse`` refuses (a DataError naming the file and row) is excluded with that reason,
+    not the whole dataset; ``parse`` returns None for rows that are not samples at all. A clip on a
+    second row is excluded too, naming both rows (the first is kept).
     """
     samples: list[Sample] = []
+    excluded: list[Excluded] = []
     seen: dict[tuple[str, str], int] = {}
-    for excel_row, sample in rows:
+    for excel_row, row in rows:
+        try:
+            sample = parse(excel_row, row)
+        except DataError as error:
+            excluded.append(Excluded(str(error), getattr(error, "sample_id", None)))
+            continue
+        if sample is None:
+            continue
         key = (sample.subject, sample.clip)
         if key in seen:
-            raise DataError(f"{source}: row {excel_row}: {describe(sample)} repeats row "
-                            f"{seen[key]}; delete one of the two rows")
+            excluded.append(Excluded(f"{source}: row {excel_row}: {describe(sample)} repeats row "
+                                     f"{seen[key]}; delete one of the two rows",
+                                     sample.sample_id))
+            continue
         seen[key] = excel_row
         samples.append(sample)
-    return sorted(samples, key=lambda s: (s.subject, s.clip))
+    return Rows(sorted(samples, key=lambda s: (s.subject, s.clip)), excluded, frames_of)
 
 
 # --- frame folders --------------------------------------------------------------------------------
@@ -292,8 +327,8 @@ def numbered_frames(clip_dir: Path, pattern: re.Pattern[str], where: str, naming
     ``pattern`` matches a frame file name with a ``number`` group (and, optionally, a ``stem``
     group that must be the same for every frame); other files (Thumbs.db, notes) are ignored.
     A gap in the numbering is not an error here: ``mer-bench doctor`` reports it, and a key frame
-    that falls in one is the reader's error. ``where`` starts every message; ``naming`` describes
-    the expected file names.
+    that falls in one is excluded by the validation after the errata. ``where`` starts every
+    message; ``naming`` describes the expected file names.
     """
     if not clip_dir.is_dir():
         raise DataError(f"{where}: clip folder {clip_dir} not found; restore it or delete the row")
@@ -319,48 +354,6 @@ def numbered_frames(clip_dir: Path, pattern: re.Pattern[str], where: str, naming
                         "keep one sequence in the folder")
     numbers = tuple(sorted(by_number))
     return numbers, tuple(by_number[n] for n in numbers)
-
-
-def require_frames(numbers: Sequence[int], named: Iterable[tuple[str, int]], clip_dir: Path,
-                   where: str, *, advice: str = "fix the cell or restore the frame") -> None:
-    """Each (column, frame number) of ``named`` must be one of the clip folder's ``numbers``."""
-    present = set(numbers)
-    for name, number in named:
-        if number not in present:
-            raise DataError(f"{where}: {name} {number} has no frame in {clip_dir} "
-                            f"(frames {numbers[0]}..{numbers[-1]}); {advice}")
-
-
-def check_key_frames(numbers: Sequence[int], keyframes: KeyFrames, names: Sequence[str],
-                     clip_dir: Path, where: str, *, offset_past_end_ok: bool = False) -> None:
-    """Every annotated key frame must be a frame of the clip folder.
-
-    An apex outside the clip is left for the apex-outside-clamped erratum; with
-    ``offset_past_end_ok`` an offset after the last frame is left for an erratum rule too.
-    A gap elsewhere in the clip is not an error here: ``mer-bench doctor`` reports it.
-    """
-    first, last = numbers[0], numbers[-1]
-    onset_name, apex_name, offset_name = names
-    checks = [(onset_name, keyframes.onset)]
-    if not (offset_past_end_ok and keyframes.offset > last):
-        checks.append((offset_name, keyframes.offset))
-    if keyframes.apex is not None and first <= keyframes.apex <= last:
-        checks.append((apex_name, keyframes.apex))
-    require_frames(numbers, checks, clip_dir, where)
-
-
-def check_not_in_gap(numbers: Sequence[int], named: Sequence[tuple[str, int | None]],
-                     clip_dir: Path, where: str) -> None:
-    """A key frame inside first..last of the clip must be one of its frames (not in a gap).
-
-    Key frames outside the clip are left to errata rules, which move them to the clip's ends.
-    """
-    present = set(numbers)
-    for name, number in named:
-        if number is not None and numbers[0] <= number <= numbers[-1] and number not in present:
-            raise DataError(f"{where}: {name} {number} has no frame in {clip_dir} (a gap in "
-                            f"frames {numbers[0]}..{numbers[-1]}); fix the cell or restore "
-                            "the frame")
 
 
 def frames_in_range(video_dir: Path, prefix: str, first: int, last: int, where: str,

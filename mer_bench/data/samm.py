@@ -1,4 +1,17 @@
-"""Reader of the native SAMM layout: FACS coding workbook plus SAMM/<sss>/<clip>/<sss>_<N>.jpg."""
+"""Reader of the native SAMM layout: FACS coding workbook and SAMM/<sss>/<clip>/<sss>_<N>.jpg.
+
+Known quirks of ``SAMM_Micro_FACS_Codes_v2.xlsx``, each pinned by a test
+(tests/test_samm_reader.py; the twin writes them at scale 1, mer_bench/synth/samm.py):
+
+- the header sits below a title and notes block (Excel row 14; MEB reads it with ``header=13``);
+- Estimated Emotions are capitalised ('Anger'; some copies lower-case a few): loading normalises
+  them, reported apart from the errata (all 159 rows; mer-bench issue 15);
+- three rows have no apex (MEB), written -1 here (assumed marker);
+- 028_4_1 has apex 1143 just past its offset 1134 (9 frames, 45 ms): clamped to the offset by the
+  ``apex-outside-clamped`` erratum; 032_3_1 has apex 1930 for onset 4896 and offset 4970, likely a
+  slipped digit: the ``apex-far-outside-missing`` erratum makes it missing rather than clamping it
+  to the onset (mer-bench issue 15). MEGC2019's answer file leaves 032_3_1 out.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +22,21 @@ import pandas as pd
 
 from mer_bench.data.errata import OFFSET_FIRST_RULES
 from mer_bench.data.native import (
+    about_sample,
     as_int,
     cell_text,
-    check_key_frames,
     find_header_row,
     find_workbook,
     frame_number,
     locate_columns,
     numbered_frames,
     optional_frame,
+    read_rows,
     read_sheets,
     rows_below_header,
     shown,
-    unique_samples,
 )
-from mer_bench.data.sample import KeyFrames, Sample, normalise_label
+from mer_bench.data.sample import KeyFrames, Rows, Sample, normalise_label
 from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
@@ -88,8 +101,8 @@ def subject_id(number: int) -> str:
     return f"{number:03d}"
 
 
-def read_samm(dataset_dir: Path, *, coding_file: Path | None = None) -> list[Sample]:
-    """Samples of a SAMM folder, sorted by (subject, clip); frames sorted by frame number."""
+def read_samm(dataset_dir: Path, *, coding_file: Path | None = None) -> Rows:
+    """The rows of a SAMM folder as written, sorted by (subject, clip); frames in order."""
     dataset_dir = Path(dataset_dir)
     coding = find_workbook(
         dataset_dir, CODING_GLOB, coding_file, title="SAMM", folder=dataset_dir.name,
@@ -101,11 +114,11 @@ def read_samm(dataset_dir: Path, *, coding_file: Path | None = None) -> list[Sam
                              f"{source}: row {header_index + 1}")
     frames_root = _frames_root(dataset_dir)
     rows = rows_below_header(cells, header_index, columns, (COL_SUBJECT, COL_FILENAME))
-    return unique_samples(
-        ((excel_row, _sample_from_row(row, f"{source}: row {excel_row}", frames_root,
-                                      {"coding_file": coding.name, "coding_sheet": sheet,
-                                       "coding_row": str(excel_row)}))
-         for excel_row, row in rows),
+    return read_rows(
+        rows,
+        lambda excel_row, row: _sample_from_row(
+            row, f"{source}: row {excel_row}", frames_root,
+            {"coding_file": coding.name, "coding_sheet": sheet, "coding_row": str(excel_row)}),
         source)
 
 
@@ -137,37 +150,34 @@ def _sample_from_row(row: dict[str, object], where: str, frames_root: Path,
     clip = cell_text(row[COL_FILENAME])
     if not clip:
         raise DataError(f"{where}: Filename is empty; write the clip folder name (e.g. 006_1_2)")
-    onset = frame_number(row[COL_ONSET], COL_ONSET, where)
-    offset = frame_number(row[COL_OFFSET], COL_OFFSET, where)
-    apex = optional_frame(row[COL_APEX], COL_APEX, where, missing=MISSING_APEX_MARKS,
-                          advice="write the frame number, or -1 where there is none")
-    if onset > offset:
-        raise DataError(f"{where}: {COL_ONSET} {onset} is after {COL_OFFSET} {offset}; "
-                        "fix the two cells")
-    emotion = cell_text(row[COL_EMOTION])
-    if normalise_label(emotion) not in _KNOWN_EMOTIONS:
-        raise DataError(f"{where}: {COL_EMOTION} {shown(row[COL_EMOTION])} is not a SAMM emotion "
-                        f"({', '.join(EMOTIONS)}); fix the cell")
-    keyframes = KeyFrames(onset=onset, apex=apex, offset=offset)
-    clip_dir = frames_root / subject / clip
-    numbers, paths = numbered_frames(clip_dir, FRAME_PATTERN, where, "<subject>_<N>.jpg")
-    check_key_frames(numbers, keyframes, (COL_ONSET, COL_APEX, COL_OFFSET), clip_dir, where,
-                     offset_past_end_ok=True)
-    for name in (COL_OBJECTIVE, COL_INDUCEMENT):
-        if name in row:
-            extra[_EXTRA_KEYS[name]] = cell_text(row[name])
-    return Sample(
-        dataset="samm",
-        subject=subject,
-        clip=clip,
-        frame_paths=paths,
-        frame_numbers=numbers,
-        fps=FPS,
-        annotated=keyframes,
-        emotion=emotion,
-        action_units=cell_text(row.get(COL_AUS)),
-        extra=extra,
-    )
+    with about_sample(f"samm/{subject}/{clip}"):
+        onset = frame_number(row[COL_ONSET], COL_ONSET, where)
+        offset = frame_number(row[COL_OFFSET], COL_OFFSET, where)
+        apex = optional_frame(row[COL_APEX], COL_APEX, where, missing=MISSING_APEX_MARKS,
+                              advice="write the frame number, or -1 where there is none")
+        emotion = cell_text(row[COL_EMOTION])
+        if normalise_label(emotion) not in _KNOWN_EMOTIONS:
+            raise DataError(f"{where}: {COL_EMOTION} {shown(row[COL_EMOTION])} is not a SAMM "
+                            f"emotion ({', '.join(EMOTIONS)}); fix the cell")
+        keyframes = KeyFrames(onset=onset, apex=apex, offset=offset)
+        clip_dir = frames_root / subject / clip
+        numbers, paths = numbered_frames(clip_dir, FRAME_PATTERN, where, "<subject>_<N>.jpg")
+        for name in (COL_OBJECTIVE, COL_INDUCEMENT):
+            if name in row:
+                extra[_EXTRA_KEYS[name]] = cell_text(row[name])
+        return Sample(
+            dataset="samm",
+            subject=subject,
+            clip=clip,
+            frame_paths=paths,
+            frame_numbers=numbers,
+            fps=FPS,
+            annotated=keyframes,
+            emotion=emotion,
+            action_units=cell_text(row.get(COL_AUS)),
+            extra=extra,
+            origin=where,
+        )
 
 
 def _subject_of(value: object, where: str) -> str:
@@ -181,7 +191,7 @@ def _subject_of(value: object, where: str) -> str:
 # --- errata ------------------------------------------------------------------------------------
 
 # Bumped whenever the twin generator's output changes, so cached twins are regenerated.
-TWIN_VERSION = "1"
+TWIN_VERSION = "2"
 
 
 SAMM = DatasetSpec(
@@ -194,4 +204,5 @@ SAMM = DatasetSpec(
     twin_version=TWIN_VERSION,
     face_crop=True,
     errata=OFFSET_FIRST_RULES,
+    key_columns=(COL_ONSET, COL_APEX, COL_OFFSET),
 )

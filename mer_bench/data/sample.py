@@ -1,10 +1,10 @@
-"""The Sample record every reader produces and every later stage consumes."""
+"""The Sample record every reader produces and every later stage consumes, and what a reader returns."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 
 def normalise_label(label: str) -> str:
@@ -47,6 +47,8 @@ class Sample:
     emotion: str
     action_units: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
+    # where the sample was read, as messages name it: "<file>: row <n>", or its clip folder
+    origin: str = ""
 
     @property
     def sample_id(self) -> str:
@@ -63,3 +65,35 @@ class Sample:
 
     def path_of(self, frame_number: int) -> Path:
         return self.frame_paths[self.index_of(frame_number)]
+
+
+Frames = tuple[tuple[int, ...], tuple[Path, ...]]
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A row (or clip folder) left out of its dataset, and why, in one line naming file and row.
+
+    ``sample_id`` is None where the row did not even parse into a sample.
+    """
+
+    reason: str
+    sample_id: str | None = None
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What a reader returns: the annotation as written, parsed (a text cell '355' is frame 355)
+    but not judged, and the rows that could not be parsed into a sample at all.
+
+    ``frames_of`` is set by readers whose clips are ranges of a long video (CAS(ME)^2,
+    CAS(ME)^3): their samples come without frames, which are looked up from each sample's
+    onset..offset only after the errata have corrected it (see ``mer_bench.data.loading``).
+    """
+
+    samples: list[Sample]
+    excluded: list[Excluded] = field(default_factory=list)
+    frames_of: Callable[[Sample], Frames] | None = None

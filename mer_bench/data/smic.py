@@ -8,13 +8,23 @@ the rule that fills it (``mer_bench.missing_apex``), for every strategy and side
 A self-made annotation sheet is honoured when present (MEB keeps one as ``smic.xlsx`` with
 ``subject, material, emotion, onset, offset`` columns): ``smic-<camera>.xlsx`` (``smic.xlsx`` is
 taken as the HS sheet), with columns subject, filename (or material), onset, offset and optionally
-emotion. It must then cover every clip folder, and every row must name one.
+emotion. It should then cover every clip folder, and every row name one: a clip without a row, or
+a row without a clip, is excluded with its reason.
 
-A gap in a clip's frame numbers is not a reading error (``mer-bench doctor`` reports it); an onset
-or offset from the sheet that falls in a gap or outside the clip is.
+A gap in a clip's frame numbers is not a reading error (``mer-bench doctor`` reports it); a row
+whose onset or offset from the sheet falls in a gap or outside the clip is excluded.
 
 Three cameras share one reader: HS (100 fps, ``reg_image036237.bmp``) and VIS / NIR (25 fps,
 ``reg_06387.bmp``); each is its own dataset (``smic-hs``, ``smic-vis``, ``smic-nir``).
+
+Known quirks, each pinned by a test (tests/test_smic_reader.py, tests/test_sample_list.py):
+
+- many users hold SMIC-HS only (the part MEGC2019 uses): a camera whose folder is not there is
+  absent, like any dataset, not broken (``DatasetSpec.markers``; mer-bench issue 15);
+- the release names subject folders ``s1`` and clips ``s1_ne_01`` (``HS/s1/micro/negative/
+  s1_ne_01/``), while the MEGC2019 lists (``combined_3class_gt.csv`` and ``-2.csv``) write subject
+  ``s01`` and clip ``s01_ne_01``: sample subjects are written ``s01`` as the lists do, clips keep
+  their folder names, and ``data.sample_list`` compares numbers by value (s01 = s1).
 """
 
 from __future__ import annotations
@@ -23,7 +33,6 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from mer_bench.data.errata import LABEL_SPELLING
 from mer_bench.data.native import (
     cell_text,
     excel_rows,
@@ -33,10 +42,9 @@ from mer_bench.data.native import (
     prefixed_number,
     read_coding_sheet,
     require_dataset_dir,
-    require_frames,
     shown,
 )
-from mer_bench.data.sample import KeyFrames, Sample, normalise_label
+from mer_bench.data.sample import Excluded, KeyFrames, Rows, Sample, normalise_label
 from mer_bench.data.spec import DatasetSpec, lazy_twin
 from mer_bench.errors import DataError
 
@@ -74,27 +82,44 @@ def subject_id(number: int) -> str:
 
 
 def read_smic(dataset_dir: Path, camera: Camera = "HS", *,
-              annotation_file: Path | None = None) -> list[Sample]:
-    """Samples of one SMIC camera, sorted by (subject, clip); frames sorted by frame number."""
+              annotation_file: Path | None = None) -> Rows:
+    """The clips of one SMIC camera, sorted by (subject, clip); frames sorted by frame number.
+
+    A clip folder without frames, or a sheet row that does not match a clip, is excluded with
+    its reason; the camera's other clips are read.
+    """
     dataset_dir = Path(dataset_dir)
     if camera not in FPS:
         raise DataError(f"{dataset_dir}: unknown SMIC camera {camera!r}; use HS, VIS or NIR")
     root = _camera_root(dataset_dir, camera)
     clips = _clip_folders(root)
     sheet = _find_sheet(dataset_dir, camera, annotation_file)
-    keyframes = _sheet_keyframes(sheet, clips) if sheet is not None else {}
+    excluded: list[Excluded] = []
+    if sheet is not None:
+        keyframes, excluded = _sheet_keyframes(sheet, clips)
     samples = []
     for (subject, clip), (emotion, clip_dir) in clips.items():
-        numbers, paths = numbered_frames(clip_dir, FRAME_PATTERN, f"SMIC-{camera}", FRAME_NAMING)
+        sample_id = f"{dataset_name(camera)}/{subject}/{clip}"
+        try:
+            numbers, paths = numbered_frames(clip_dir, FRAME_PATTERN, f"SMIC-{camera}",
+                                             FRAME_NAMING)
+        except DataError as error:
+            excluded.append(Excluded(str(error), sample_id))
+            continue
         extra = {"camera": camera, "clip_folder": str(clip_dir.relative_to(dataset_dir))}
+        origin = str(clip_dir)
         if sheet is None:
             onset, offset = numbers[0], numbers[-1]
             extra["keyframes_from"] = "folder"
-        else:
+        elif (subject, clip) in keyframes:
             onset, offset, excel_row = keyframes[(subject, clip)]
-            require_frames(numbers, (("onset", onset), ("offset", offset)), clip_dir,
-                           f"{sheet}: row {excel_row}", advice="fix the cell")
             extra.update(keyframes_from=sheet.name, annotation_row=str(excel_row))
+            origin = f"{sheet}: row {excel_row}"
+        else:
+            excluded.append(Excluded(f"{sheet}: no row for clip {subject}/{clip}; add the row or "
+                                     "remove the sheet to use each folder's first and last "
+                                     "frame", sample_id))
+            continue
         samples.append(Sample(
             dataset=dataset_name(camera),
             subject=subject,
@@ -105,8 +130,9 @@ def read_smic(dataset_dir: Path, camera: Camera = "HS", *,
             annotated=KeyFrames(onset=onset, apex=None, offset=offset),
             emotion=emotion,
             extra=extra,
+            origin=origin,
         ))
-    return sorted(samples, key=lambda s: (s.subject, s.clip))
+    return Rows(sorted(samples, key=lambda s: (s.subject, s.clip)), excluded)
 
 
 def _camera_root(dataset_dir: Path, camera: str) -> Path:
@@ -167,36 +193,39 @@ def _find_sheet(dataset_dir: Path, camera: str, annotation_file: Path | None) ->
 
 
 def _sheet_keyframes(sheet: Path, clips: dict[tuple[str, str], tuple[str, Path]]
-                     ) -> dict[tuple[str, str], tuple[int, int, int]]:
-    """(subject, clip) -> (onset, offset, Excel row) from the sheet; it must match the folders."""
+                     ) -> tuple[dict[tuple[str, str], tuple[int, int, int]], list[Excluded]]:
+    """(subject, clip) -> (onset, offset, Excel row) from the sheet, and the rows left out."""
     table = read_coding_sheet(sheet, SHEET_COLUMNS, frozenset({SHEET_EMOTION}))
     rows: dict[tuple[str, str], tuple[int, int, int]] = {}
+    excluded: list[Excluded] = []
     for excel_row, row in excel_rows(table):
-        where = f"{sheet}: row {excel_row}"
-        subject = _sheet_subject(row[SHEET_SUBJECT], where)
-        clip = cell_text(row[SHEET_CLIP])
-        if (subject, clip) not in clips:
-            raise DataError(f"{where}: no clip folder {subject}/{clip} under micro/; "
-                            "fix the row or restore the folder")
-        if (subject, clip) in rows:
-            raise DataError(f"{where}: {subject}/{clip} repeats row {rows[(subject, clip)][2]}; "
-                            "delete one of the two rows")
-        onset, offset = (frame_number(row[c], c, where) for c in (SHEET_ONSET, SHEET_OFFSET))
-        if onset > offset:
-            raise DataError(f"{where}: onset {onset} is after offset {offset}; fix the two cells")
-        folder_emotion = clips[(subject, clip)][0]
-        written = normalise_label(cell_text(row.get(SHEET_EMOTION)))
-        if written and written != normalise_label(folder_emotion):
-            raise DataError(f"{where}: emotion {written!r} disagrees with the clip's folder "
-                            f"{folder_emotion!r}; fix the cell or move the clip")
-        rows[(subject, clip)] = (onset, offset, excel_row)
-    unlisted = sorted(set(clips) - set(rows))
-    if unlisted:
-        subject, clip = unlisted[0]
-        more = f" and {len(unlisted) - 1} more" if len(unlisted) > 1 else ""
-        raise DataError(f"{sheet}: no row for clip {subject}/{clip}{more}; add the rows "
-                        "or remove the sheet to use each folder's first and last frame")
-    return rows
+        try:
+            key, keyframes = _sheet_row(row, f"{sheet}: row {excel_row}", clips, rows)
+        except DataError as error:
+            excluded.append(Excluded(str(error)))
+            continue
+        rows[key] = (*keyframes, excel_row)
+    return rows, excluded
+
+
+def _sheet_row(row, where: str, clips: dict[tuple[str, str], tuple[str, Path]],
+               rows: dict[tuple[str, str], tuple[int, int, int]]
+               ) -> tuple[tuple[str, str], tuple[int, int]]:
+    subject = _sheet_subject(row[SHEET_SUBJECT], where)
+    clip = cell_text(row[SHEET_CLIP])
+    if (subject, clip) not in clips:
+        raise DataError(f"{where}: no clip folder {subject}/{clip} under micro/; "
+                        "fix the row or restore the folder")
+    if (subject, clip) in rows:
+        raise DataError(f"{where}: {subject}/{clip} repeats row {rows[(subject, clip)][2]}; "
+                        "delete one of the two rows")
+    onset, offset = (frame_number(row[c], c, where) for c in (SHEET_ONSET, SHEET_OFFSET))
+    folder_emotion = clips[(subject, clip)][0]
+    written = normalise_label(cell_text(row.get(SHEET_EMOTION)))
+    if written and written != normalise_label(folder_emotion):
+        raise DataError(f"{where}: emotion {written!r} disagrees with the clip's folder "
+                        f"{folder_emotion!r}; fix the cell or move the clip")
+    return (subject, clip), (onset, offset)
 
 
 def _sheet_subject(value: object, where: str) -> str:
@@ -206,15 +235,15 @@ def _sheet_subject(value: object, where: str) -> str:
     return subject_id(number)
 
 
-def read_smic_hs(dataset_dir: Path) -> list[Sample]:
+def read_smic_hs(dataset_dir: Path) -> Rows:
     return read_smic(dataset_dir, "HS")
 
 
-def read_smic_vis(dataset_dir: Path) -> list[Sample]:
+def read_smic_vis(dataset_dir: Path) -> Rows:
     return read_smic(dataset_dir, "VIS")
 
 
-def read_smic_nir(dataset_dir: Path) -> list[Sample]:
+def read_smic_nir(dataset_dir: Path) -> Rows:
     return read_smic(dataset_dir, "NIR")
 
 
@@ -233,8 +262,10 @@ def _spec(camera: Camera, read) -> DatasetSpec:
         read=read,
         write_twin=_WRITE_TWIN,
         twin_version=TWIN_VERSION,
-        errata=(LABEL_SPELLING,),
+        errata=(),
         missing_apex="apex-finder",  # SMIC codes no apex: found in the frames, not a midpoint
+        # a camera is present where its frames are: many users hold SMIC-HS only
+        markers=(f"{CROPPED_FOLDER}/{camera}", camera),
     )
 
 

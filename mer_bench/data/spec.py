@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from mer_bench.data.errata import COMMON_RULES, ErratumRule
-from mer_bench.data.sample import Sample
+from mer_bench.data.sample import Rows
 from mer_bench.registry import Registry
 
 
@@ -17,7 +17,8 @@ class DatasetSpec:
     """A dataset in its native layout.
 
     ``folder`` is the directory name under a data root (``<data-root>/CASME2``);
-    ``read(dataset_dir)`` returns the samples sorted by (subject, clip);
+    ``read(dataset_dir)`` returns the rows as written (see ``Rows``), samples sorted by
+    (subject, clip); ``mer_bench.data.loading`` turns them into the dataset's samples;
     ``write_twin(out_dir, scale, seed)`` writes a synthetic twin into ``out_dir`` in the same
     native layout, readable by ``read``; ``twin_version`` names the generator's output version;
     ``face_crop`` is True for datasets shipped without face crops: every input representation then
@@ -25,18 +26,33 @@ class DatasetSpec:
     ``errata`` are the rules applied after reading (see ``mer_bench.data.errata``), in order;
     ``missing_apex`` names the rule that fills an apex still missing after them: ``"midpoint"`` or
     ``"apex-finder"`` for datasets that code no apex (see ``mer_bench.missing_apex``).
+    ``key_columns`` name the onset, apex and offset as the annotation file does, for messages;
+    ``markers`` are folders inside ``folder`` of which one must exist for the dataset to count as
+    present (SMIC's three cameras share one folder; empty: the folder itself is enough).
     """
 
     name: str
     title: str
     folder: str
     fps: float
-    read: Callable[[Path], list[Sample]]
+    read: Callable[[Path], Rows]
     write_twin: Callable[[Path, float, int], None] | None = None
     twin_version: str = ""
     face_crop: bool = False
     errata: tuple[ErratumRule, ...] = COMMON_RULES
     missing_apex: str = "midpoint"
+    key_columns: tuple[str, str, str] = ("onset", "apex", "offset")
+    markers: tuple[str, ...] = ()
+
+    def present_in(self, dataset_dir: Path) -> bool:
+        """Whether ``dataset_dir`` (``<root>/<folder>``) holds this dataset."""
+        return dataset_dir.is_dir() and (
+            not self.markers or any((dataset_dir / marker).is_dir() for marker in self.markers))
+
+    @property
+    def looked_for(self) -> str:
+        """Where under a data root the dataset is looked for, as messages show it."""
+        return f"{self.folder}/{self.markers[0]}/" if self.markers else f"{self.folder}/"
 
 
 def lazy_twin(target: str) -> Callable[[Path, float, int], None]:

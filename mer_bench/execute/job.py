@@ -12,7 +12,7 @@ import pandas as pd
 
 from mer_bench.data.sample import KeyFrames, Sample
 from mer_bench.data.spec import DATASETS
-from mer_bench.datasource import DataSource, cache_dir, protocol_samples
+from mer_bench.datasource import DataSource, cache_dir, data_provenance, protocol_samples
 from mer_bench.errors import DataError
 from mer_bench.inputs import InputCache
 from mer_bench.inputs.representations import INPUTS, Branch, build_input
@@ -71,6 +71,8 @@ def job_config(job: Job, protocol: Protocol, model: ModelSpec,
         "seed": job.cell.seed,
         "selection": job.cell.selection,
         "data": " + ".join(job.source.describe(DATASETS.get(d)) for d in protocol.datasets),
+        # rows excluded on loading and the sample list used (with its hash), where any
+        **data_provenance(protocol, job.source),
     }
     apex_rules = apex_fill_config(protocol.datasets)
     if apex_rules:
@@ -132,7 +134,8 @@ def cell_inputs(model: ModelSpec, strategy: KeyframeStrategy,
 
 
 def expected_config_hash(job: Job) -> str:
-    """The config hash ``job``'s record will carry, known without loading data or training."""
+    """The config hash ``job``'s record will carry, known without training (the data is loaded,
+    once per process: rows excluded and the sample list used are part of the config)."""
     return config_hash(job_config(job, get_protocol(job.cell.protocol), MODELS.get(job.cell.model),
                                   make_strategy(job.cell.keyframes)))
 

@@ -2,9 +2,20 @@
 
 Mirrors the v2 label file: 94 subjects, 860 rows, the seven emotions and the objective classes
 I..VII at their counted totals, 30 fps, several micro-expressions per video letter (the clip id is
-then ``<letter>_<onset>``), 3 labels written 'Others', no face crops (faces sit in a wider scene).
-Each video folder holds only the frames around its clips, at their place in the video; the real
-folders hold the whole recording, which the reader never lists.
+then ``<letter>_<onset>``), no face crops (faces sit in a wider scene). Each video folder holds only
+the frames around its clips, at their place in the video; the real folders hold the whole
+recording, which the reader never lists.
+
+It carries the public workbook's quirks (see ``mer_bench.data.casme3``): every frame number a text
+cell ('355'); 3 labels written 'Others'; the sheets ``Sheet1`` (433 rows of something else, before
+``label``) and an empty ``Sheet3`` (after it: the order is assumed, as an Excel file whose second
+sheet was renamed ``label``); rows ordered by subject as text; and MEB's six wrong rows, written as
+the v2 file writes them, at Excel rows 130, 710, 751, 752, 798, 800 at scale 1. Their frames are
+those of the corrected rows, so only a reader that applies MEB's correction before looking frames
+up reads them. At smaller scales the six rows are still written, with their subjects (spNO.40,
+149, 214, 216 are always among the twin's subjects), values and labels, at the same relative
+places in the shorter sheet; where a tiny twin has no clip of a row's label and objective class
+to give it, the row keeps the label of the clip it replaces.
 """
 
 from __future__ import annotations
@@ -21,10 +32,10 @@ from mer_bench.data.casme3 import (
     HEADER,
     LABEL_FILE_V2,
     LABEL_SHEET,
-    MEB_V2_FIXES,
+    MEB_V2_CORRECTIONS,
     TWIN_VERSION,
+    MebCorrection,
     clip_id,
-    meb_v2_correction,
     subject_id,
 )
 from mer_bench.data.sample import KeyFrames
@@ -34,7 +45,7 @@ from mer_bench.synth.plan import ClipPlan, SpanModel, TwinSpec, plan_twin, scale
 from mer_bench.synth.staging import TWIN_MARKER, staged_directory
 from mer_bench.synth.truth import write_truth
 from mer_bench.synth.writer import Scene, truth_record, write_frames, write_manifest
-from mer_bench.synth.xlsx import write_sheet
+from mer_bench.synth.xlsx import write_workbook
 
 GENERATOR_VERSION = TWIN_VERSION
 
@@ -48,6 +59,21 @@ LARGEST_SUBJECT_NUMBER = 217  # subject ids run spNO.1 .. spNO.217 with gaps (HT
 VIDEOS = tuple("abcdefghijklm")  # the 13 stimulus videos per subject
 SCENE = Scene(height=216, width=384)  # 16:9 like the 1280x720 recordings, at the twin's scale
 OTHERS_CAPITALISED = 3  # rows of the v2 file whose label is written 'Others'
+N_ROWS = 860  # rows of the label sheet
+OTHER_SHEET, OTHER_SHEET_ROWS, EMPTY_SHEET = "Sheet1", 433, "Sheet3"
+
+# The AU, objective class and emotion of MEB's six rows as the v2 file writes them (Excel row ->
+# cells); their subject, video and key frames are in data.casme3.MEB_V2_CORRECTIONS.
+MEB_ROW_LABELS: dict[int, tuple[str, str, str]] = {
+    130: ("T28+14", "VII", "fear"),
+    710: ("17+4", "VII", "disgust"),
+    751: ("38", "VII", "others"),
+    752: ("14", "VII", "others"),
+    798: ("18", "VII", "others"),
+    800: ("14", "VII", "others"),
+}
+MEB_SUBJECTS = tuple(sorted({int(c.subject.removeprefix("spNO.")) for c in MEB_V2_CORRECTIONS}))
+MEB_MARGIN = 4  # frames written before and after a corrected row's onset..offset
 
 # Rows per (emotion, objective class). Both totals are counted from the v2 label file (emotion:
 # disgust 250, surprise 187, others 161, fear 86, anger 64, sad 57, happy 55; objective: VII 373,
@@ -172,10 +198,13 @@ def name_casme3_videos(rng: np.random.Generator, n: int) -> list[str]:
 
 
 def subject_numbers(seed: int, n_subjects: int) -> dict[int, int]:
-    """Plan subject (1..n) -> spNO number, drawn without replacement from 1..217 in order."""
-    pool = np.arange(1, max(LARGEST_SUBJECT_NUMBER, n_subjects) + 1)
-    drawn = sorted(int(v) for v in stream(seed, STREAM_LAYOUT).choice(pool, n_subjects, False))
-    return dict(zip(range(1, n_subjects + 1), drawn, strict=True))
+    """Plan subject (1..n) -> spNO number: the subjects of MEB's six rows, and the others drawn
+    without replacement from 1..217, in order."""
+    pool = np.array([k for k in range(1, max(LARGEST_SUBJECT_NUMBER, n_subjects) + 1)
+                     if k not in MEB_SUBJECTS])
+    drawn = [int(v) for v in stream(seed, STREAM_LAYOUT).choice(
+        pool, n_subjects - len(MEB_SUBJECTS), False)]
+    return dict(zip(range(1, n_subjects + 1), sorted([*MEB_SUBJECTS, *drawn]), strict=True))
 
 
 def plan_casme3_twin(scale: float, seed: int) -> tuple[list[ClipPlan], dict[tuple[int, int], str]]:
@@ -223,13 +252,20 @@ def write_casme3_twin(out_dir: Path, scale: float = 1.0, seed: int = 0, *,
     spec = casme3_twin_spec(scale)
     plans, objective = plan_casme3_twin(scale, seed)
     numbers = subject_numbers(seed, spec.n_subjects)
-    capitalised = _capitalised_others(plans, seed, scale)
+    plans, meb_rows = with_meb_rows(plans, objective, numbers)
+    capitalised = _capitalised_others([p for p in plans if _key(p) not in meb_rows], seed, scale)
     with staged_directory(Path(out_dir)) as stage:
         (stage / LABEL_PATH).parent.mkdir(parents=True)
-        in_file_order = file_order(plans, numbers)
-        rows = (_label_row(p, subject_id(numbers[p.subject]), objective[(p.subject, p.index)],
-                           (p.subject, p.index) in capitalised) for p in in_file_order)
-        write_sheet(stage / LABEL_PATH, HEADER, rows, sheet_title=LABEL_SHEET)
+        rows = [_meb_row(meb_rows[_key(p)], p.emotion, objective[_key(p)])
+                if _key(p) in meb_rows else
+                _label_row(p, subject_id(numbers[p.subject]), objective[_key(p)],
+                           _key(p) in capitalised)
+                for p in file_order(plans, numbers, meb_rows)]
+        write_workbook(stage / LABEL_PATH, [
+            (OTHER_SHEET, _other_sheet(plans, numbers, scale)),
+            (LABEL_SHEET, [HEADER, *rows]),
+            (EMPTY_SHEET, []),
+        ])
 
         def frame_path(plan: ClipPlan, number: int) -> Path:
             return (stage / FRAMES_PATH / subject_id(numbers[plan.subject]) / _video(plan)
@@ -246,24 +282,103 @@ def write_casme3_twin(out_dir: Path, scale: float = 1.0, seed: int = 0, *,
                            "scene": [SCENE.height, SCENE.width],
                            "objective_classes": dict(sorted(Counter(objective.values()).items())),
                            "others_capitalised": len(capitalised),
+                           "meb_rows": {str(c.excel_row): p.clip
+                                        for p in plans if (c := meb_rows.get(_key(p)))},
                        })
     return Path(out_dir)
 
 
-def file_order(plans: list[ClipPlan], numbers: dict[int, int]) -> list[ClipPlan]:
-    """The label rows' order: by subject number, video and onset, except that no row sits where
-    MEB's fix of the v2 file would apply to it (the next row it would not apply to moves up
-    instead), so that the twin's annotations stay the annotator model's."""
-    ordered = sorted(plans, key=lambda p: (numbers[p.subject], _video(p), p.annotated.onset))
-    for excel_row in sorted(MEB_V2_FIXES):
-        i = excel_row - 2
-        if i >= len(ordered) or meb_v2_correction(excel_row, ordered[i].annotated) is None:
-            continue
-        j = next((j for j in range(i + 1, len(ordered))
-                  if meb_v2_correction(excel_row, ordered[j].annotated) is None), None)
-        if j is not None:
-            ordered.insert(i, ordered.pop(j))
-    return ordered
+def _key(plan: ClipPlan) -> tuple[int, int]:
+    return (plan.subject, plan.index)
+
+
+def with_meb_rows(plans: list[ClipPlan], objective: dict[tuple[int, int], str],
+                  numbers: dict[int, int]
+                  ) -> tuple[list[ClipPlan], dict[tuple[int, int], MebCorrection]]:
+    """The plans with six of them turned into MEB's rows, and those rows by plan key.
+
+    Each row takes over a clip of its label and objective class (its expression and pixels), moves
+    it to its subject, video and corrected frames, and pushes the subject's other clips of that
+    video past it. Its truth is the corrected row (an apex on the onset moved a third inside).
+    """
+    by_number = {number: subject for subject, number in numbers.items()}
+    taken: set[tuple[int, int]] = set()
+    meb_rows: dict[tuple[int, int], MebCorrection] = {}
+    plans = list(plans)
+    for correction in MEB_V2_CORRECTIONS:
+        subject = by_number[int(correction.subject.removeprefix("spNO."))]
+        donor = _donor(plans, objective, correction, subject, taken)
+        i = plans.index(donor)
+        row = replace(_on_corrected_frames(donor, correction), subject=subject,
+                      index=1000 + len(meb_rows),
+                      clip=clip_id(correction.video, correction.written.onset))
+        objective[_key(row)] = objective.pop(_key(donor))
+        plans[i] = row
+        taken.add(_key(row))
+        meb_rows[_key(row)] = correction
+    plans = _clear_meb_videos(plans, meb_rows)
+    return sorted(plans, key=lambda p: (p.subject, p.index)), meb_rows
+
+
+def _donor(plans: list[ClipPlan], objective: dict[tuple[int, int], str],
+           correction: MebCorrection, subject: int, taken: set[tuple[int, int]]) -> ClipPlan:
+    """A clip to become ``correction``'s row: of its label and class if any, from a subject that
+    keeps another clip (so no subject disappears), its own subject's first."""
+    _, klass, emotion = MEB_ROW_LABELS[correction.excel_row]
+    per_subject = Counter(p.subject for p in plans)
+    free = [p for p in plans if _key(p) not in taken and p.index < 1000
+            and (p.subject == subject or per_subject[p.subject] > 1)]
+    for fits in (lambda p: (p.emotion, objective[_key(p)]) == (emotion, klass),
+                 lambda p: p.emotion == emotion, lambda p: True):
+        found = sorted((p for p in free if fits(p)), key=lambda p: (p.subject != subject,
+                                                                    p.subject, p.index))
+        if found:
+            return found[0]
+    raise ValueError(f"no clip left to write row {correction.excel_row} of the v2 file")
+
+
+def _on_corrected_frames(plan: ClipPlan, correction: MebCorrection) -> ClipPlan:
+    fixed = correction.corrected
+    apex = fixed.apex if fixed.onset < fixed.apex < fixed.offset else (
+        fixed.onset + max(1, (fixed.offset - fixed.onset) // 3))
+    first = max(1, fixed.onset - MEB_MARGIN)
+    return replace(plan, first_frame=first, n_frames=fixed.offset + MEB_MARGIN - first + 1,
+                   truth=KeyFrames(fixed.onset, apex, fixed.offset), annotated=fixed)
+
+
+def _clear_meb_videos(plans: list[ClipPlan], meb_rows: dict[tuple[int, int], MebCorrection]
+                      ) -> list[ClipPlan]:
+    """The other clips of a video holding MEB rows, moved to follow the last of those rows."""
+    ends: dict[tuple[int, str], int] = {}
+    for plan in plans:
+        if _key(plan) in meb_rows:
+            video = (plan.subject, _video(plan))
+            ends[video] = max(ends.get(video, 0), plan.first_frame + plan.n_frames)
+    moved = []
+    for plan in sorted(plans, key=lambda p: (p.subject, p.first_frame)):
+        video = (plan.subject, _video(plan))
+        if video in ends and _key(plan) not in meb_rows:
+            plan = _shifted(plan, ends[video] + 60 - plan.first_frame)
+            plan = replace(plan, clip=clip_id(video[1], plan.annotated.onset))
+            ends[video] = plan.first_frame + plan.n_frames
+        moved.append(plan)
+    return moved
+
+
+def file_order(plans: list[ClipPlan], numbers: dict[int, int],
+               meb_rows: dict[tuple[int, int], MebCorrection]) -> list[ClipPlan]:
+    """The label rows' order: by subject id as text (spNO.149 before spNO.40, as in the v2
+    file), video and onset; MEB's rows at their Excel rows (scaled to a shorter sheet)."""
+    others = sorted((p for p in plans if _key(p) not in meb_rows),
+                    key=lambda p: (subject_id(numbers[p.subject]), _video(p), p.annotated.onset))
+    placed = sorted(((meb_rows[_key(p)].excel_row, p) for p in plans if _key(p) in meb_rows),
+                    key=lambda item: item[0])
+    previous = -1
+    for excel_row, plan in placed:
+        index = max(previous + 1, round((excel_row - 2) * len(plans) / N_ROWS))
+        others.insert(min(index, len(others)), plan)
+        previous = index
+    return others
 
 
 def _video(plan: ClipPlan) -> str:
@@ -272,7 +387,7 @@ def _video(plan: ClipPlan) -> str:
 
 def _capitalised_others(plans: list[ClipPlan], seed: int, scale: float) -> set[tuple[int, int]]:
     """The clips whose 'others' label is written 'Others', as 3 rows of the v2 file are."""
-    others = [(p.subject, p.index) for p in plans if p.emotion == "others"]
+    others = [_key(p) for p in plans if p.emotion == "others"]
     count = min(len(others), max(1, round(OTHERS_CAPITALISED * scale)))
     picked = stream(seed, STREAM_QUIRKS).choice(len(others), size=count, replace=False)
     return {others[int(i)] for i in picked}
@@ -281,6 +396,26 @@ def _capitalised_others(plans: list[ClipPlan], seed: int, scale: float) -> set[t
 def _label_row(plan: ClipPlan, subject: str, objective: str, capitalised: bool) -> list[object]:
     aus = plan.action_units_text
     emotion = "Others" if capitalised else plan.emotion
-    # a single AU is a number cell in the real file, a combination a text cell
-    return [subject, _video(plan), plan.annotated.onset, plan.annotated.apex,
-            plan.annotated.offset, int(aus) if aus.isdigit() else aus, objective, emotion]
+    kf = plan.annotated
+    # frame numbers are text cells in the v2 file; a single AU is a number cell, a combination text
+    return [subject, _video(plan), str(kf.onset), str(kf.apex), str(kf.offset),
+            int(aus) if aus.isdigit() else aus, objective, emotion]
+
+
+def _meb_row(correction: MebCorrection, emotion: str, objective: str) -> list[object]:
+    """One of MEB's six rows as the v2 file writes it; its label and class are those of the clip
+    it took over (the file's own wherever the twin had such a clip: always at scale 1)."""
+    aus = MEB_ROW_LABELS[correction.excel_row][0]
+    kf = correction.written
+    return [correction.subject, correction.video, str(kf.onset), str(kf.apex), str(kf.offset),
+            int(aus) if aus.isdigit() else aus, objective, emotion]
+
+
+def _other_sheet(plans: list[ClipPlan], numbers: dict[int, int], scale: float
+                 ) -> list[list[object]]:
+    """``Sheet1``: not micro-expression labels. Its content is not documented, so the twin
+    writes a table of another shape there (subject, video, frames written), 433 rows at scale 1."""
+    videos = sorted({(subject_id(numbers[p.subject]), _video(p)) for p in plans})
+    n = scaled_count(OTHER_SHEET_ROWS, scale, minimum=1)
+    return [["Subject", "Filename", "Frames"],
+            *([*videos[i % len(videos)], i + 1] for i in range(n))]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -18,6 +18,7 @@ from mer_bench.data.samm import (
     TWIN_VERSION,
     subject_id,
 )
+from mer_bench.data.sample import KeyFrames
 from mer_bench.synth.annotator import AnnotatorModel
 from mer_bench.synth.distractors import Distractors
 from mer_bench.synth.plan import (
@@ -127,6 +128,15 @@ PREAMBLE: tuple[tuple[object, ...], ...] = (
     (),
 )
 MISSING_APEX_WRITTEN = -1  # assumed marker of the three unmarked apexes
+# The two stray apexes of SAMM_Micro_FACS_Codes_v2.xlsx (mer-bench issue 15), clip -> (subject,
+# written onset, apex, offset): 032_3_1's apex lies 15 s before its onset (likely a slipped digit;
+# the MEGC2019 answer file leaves the clip out), 028_4_1's 9 frames past its offset (its onset is
+# not given there: the twin's own). Written wherever the twin has those subjects (scale 1).
+STRAY_APEXES: dict[str, tuple[int, int | None, int, int]] = {
+    "032_3_1": (32, 4896, 1930, 4970),
+    "028_4_1": (28, None, 1143, 1134),
+}
+NEGATIVE = frozenset({"Anger", "Contempt", "Disgust", "Fear", "Sadness"})  # MEGC 3-class
 STREAM_OBJECTIVE, STREAM_STYLE = 100, 101  # SAMM-only random streams (see plan.stream)
 
 
@@ -271,7 +281,39 @@ def name_samm_clips(rng: np.random.Generator, subject: int, n: int) -> list[str]
 
 def plan_samm_twin(scale: float = 1.0, seed: int = 0) -> list[ClipPlan]:
     spec = samm_twin_spec(scale)
-    return plan_by_rules(spec, seed, name_samm_clips, samm_subject_rules(spec.n_subjects, seed))
+    plans = plan_by_rules(spec, seed, name_samm_clips, samm_subject_rules(spec.n_subjects, seed))
+    return with_stray_apexes(plans, spec.n_subjects)
+
+
+def with_stray_apexes(plans: list[ClipPlan], n_subjects: int) -> list[ClipPlan]:
+    """The plans with the clips of ``STRAY_APEXES`` where their subjects are in the twin: a clip
+    of the subject (a negative one for 032_3_1, as in MEGC2019) is renamed and moved to the
+    written onset..offset, its truth inside, its written apex the stray one."""
+    plans = list(plans)
+    for clip, (number, onset, apex, offset) in STRAY_APEXES.items():
+        if number not in SUBJECT_NUMBERS[:n_subjects]:
+            continue
+        subject = SUBJECT_NUMBERS.index(number) + 1
+        own = [i for i, p in enumerate(plans) if p.subject == subject]
+        wanted = [i for i in own if plans[i].emotion in NEGATIVE] if number == 32 else own
+        i = (wanted or own)[0]
+        for j in own:  # a clip already named so gives the name up
+            if plans[j].clip == clip and j != i:
+                plans[j] = replace(plans[j], clip=plans[i].clip)
+        plans[i] = _moved(replace(plans[i], clip=clip), onset, apex, offset)
+    return sorted(plans, key=lambda p: (p.subject, p.clip))
+
+
+def _moved(plan: ClipPlan, onset: int | None, apex: int, offset: int) -> ClipPlan:
+    """``plan`` written as onset..offset with ``apex``; its true expression within, its folder
+    from a few frames before the onset to the offset."""
+    if onset is None:
+        onset = offset - (plan.annotated.offset - plan.annotated.onset)
+    span = offset - onset
+    truth = KeyFrames(onset + span // 10, onset + span * 2 // 5, offset - span // 10)
+    first = onset - 6
+    return replace(plan, first_frame=first, n_frames=offset - first + 1, truth=truth,
+                   annotated=KeyFrames(onset, apex, offset), apex_missing=False)
 
 
 def assign_objective_classes(plans: Sequence[ClipPlan], scale: float, seed: int) -> list[int]:

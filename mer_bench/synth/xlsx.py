@@ -24,12 +24,17 @@ def write_sheet(
     sheet_title: str = "Sheet1",
 ) -> None:
     """One sheet with ``header`` in row 1 (None leaves a header cell blank) and ``rows`` below."""
+    write_workbook(path, [(sheet_title, [header, *rows])])
+
+
+def write_workbook(path: Path, sheets: Sequence[tuple[str, Iterable[Sequence[object]]]]) -> None:
+    """Sheets in order, each (title, rows from row 1); a sheet without rows is left empty."""
     workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = sheet_title
-    sheet.append(list(header))
-    for row in rows:
-        sheet.append(list(row))
+    workbook.remove(workbook.active)
+    for title, rows in sheets:
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(list(row))
     workbook.properties.creator = "mer-bench"
     workbook.properties.created = FIXED_TIME
     buffer = io.BytesIO()
