@@ -81,7 +81,7 @@ def test_records_carry_rows_excluded_and_the_sample_list_with_its_hash(twin_copy
     from mer_bench.execute.job import Job, job_config, make_strategy
     from mer_bench.models import MODELS
     from mer_bench.protocols import get_protocol
-    from mer_bench.store import Cell
+    from mer_bench.store import Cell, data_key
 
     protocol = get_protocol("casme2-3class-megc")
     twin = resolve_data_source(None, twin_scale=0.15)
@@ -96,7 +96,7 @@ def test_records_carry_rows_excluded_and_the_sample_list_with_its_hash(twin_copy
     workbook.save(coding)
 
     def config(source) -> dict:
-        job = Job(Cell(protocol.id, "ststnet", "annotated", 0), source)
+        job = Job(Cell(protocol.id, "ststnet", "annotated", 0, data=data_key(source)), source)
         return job_config(job, protocol, MODELS.get("ststnet"), make_strategy("annotated"))
 
     real = config(resolve_data_source(twin_copy))
@@ -105,6 +105,6 @@ def test_records_carry_rows_excluded_and_the_sample_list_with_its_hash(twin_copy
                                    "sha256": data.sample_list.sha256}
     assert config(twin)["sample_list"]["sha256"] == data.sample_list.sha256
     assert "excluded_rows" not in config(twin)
-    plain = Job(Cell("casme2-5class", "ststnet", "annotated", 0), twin)
+    plain = Job(Cell("casme2-5class", "ststnet", "annotated", 0, data=data_key(twin)), twin)
     assert not {"excluded_rows", "sample_list"} & set(job_config(
         plain, get_protocol("casme2-5class"), MODELS.get("ststnet"), make_strategy("annotated")))

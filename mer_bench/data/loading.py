@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from mer_bench.data.errata import AppliedFix, apply_errata
-from mer_bench.data.sample import Excluded, Frames, Sample, normalise_label
+from mer_bench.data.sample import Excluded, Frames, Rows, Sample, normalise_label
 from mer_bench.data.spec import DatasetSpec
 from mer_bench.errors import DataError
 
@@ -50,6 +50,8 @@ def load_dataset_dir(spec: DatasetSpec, dataset_dir: Path) -> LoadedDataset:
     then nothing of the dataset can be read.
     """
     rows = spec.read(dataset_dir)
+    if not isinstance(rows, Rows):  # a plugin's reader may return its samples as a plain list
+        rows = Rows(list(rows))
     samples, normalised = normalise_labels(rows.samples)
     samples, fixes = apply_errata(samples, spec.errata)
     fixed_by: dict[str, list[str]] = {}

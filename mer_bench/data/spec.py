@@ -5,10 +5,10 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from mer_bench.data.errata import COMMON_RULES, ErratumRule
-from mer_bench.data.sample import Rows
+from mer_bench.data.sample import Rows, Sample
 from mer_bench.registry import Registry
 
 
@@ -17,8 +17,8 @@ class DatasetSpec:
     """A dataset in its native layout.
 
     ``folder`` is the directory name under a data root (``<data-root>/CASME2``);
-    ``read(dataset_dir)`` returns the rows as written (see ``Rows``), samples sorted by
-    (subject, clip); ``mer_bench.data.loading`` turns them into the dataset's samples;
+    ``read(dataset_dir)`` returns the rows as written (see ``Rows``; a plugin's reader may return
+    a plain list of samples), samples sorted by (subject, clip); ``mer_bench.data.loading`` turns them into the dataset's samples;
     ``write_twin(out_dir, scale, seed)`` writes a synthetic twin into ``out_dir`` in the same
     native layout, readable by ``read``; ``twin_version`` names the generator's output version;
     ``face_crop`` is True for datasets shipped without face crops: every input representation then
@@ -35,7 +35,7 @@ class DatasetSpec:
     title: str
     folder: str
     fps: float
-    read: Callable[[Path], Rows]
+    read: Callable[[Path], Rows | Sequence[Sample]]
     write_twin: Callable[[Path, float, int], None] | None = None
     twin_version: str = ""
     face_crop: bool = False
