@@ -19,6 +19,8 @@ from mer_bench.data.sample_list import (keep_listed, read_sample_list, twin_sele
 from mer_bench.data.sample import Sample
 from mer_bench.data.spec import DATASETS, DatasetSpec
 from mer_bench.errors import DataError
+from mer_bench.inputs.cache import InputCache
+from mer_bench.inputs.face_crop import without_faceless
 
 if TYPE_CHECKING:
     from mer_bench.protocols import Protocol
@@ -129,13 +131,17 @@ def _read_cached(dataset: DatasetSpec, directory: Path) -> tuple[list[Sample], l
 
 
 def protocol_samples(protocol: "Protocol", source: DataSource) -> list[Sample]:
-    """Every sample of the protocol's datasets, restricted to its sample list if it has one.
+    """Every sample of the protocol's datasets, less those with no face to crop, restricted to its
+    sample list if it has one.
 
     On twins the list is written from the twins themselves (see `data.sample_list`); on real
     data a missing list is an error naming where to put it.
     """
     samples = [sample for name in protocol.datasets
                for sample in load_samples(DATASETS.get(name), source)]
+    # Face crops are resolved over whole datasets (a clip may borrow its subject's box); a clip
+    # with no face anywhere is left out here, before any selection (see inputs.face_crop).
+    samples = without_faceless(samples, InputCache(cache_dir() / "inputs"))[0]
     if protocol.sample_list is None:
         return samples
     if source.is_twin:

@@ -9,9 +9,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mer_bench.data.spec import DATASETS
-from mer_bench.datasource import (DataSource, load_dataset, missing_sample_list, protocol_samples,
-                                  resolve_data_source, twin_is_current, twin_scale_of)
+from mer_bench.datasource import (DataSource, cache_dir, load_dataset, missing_sample_list,
+                                  protocol_samples, resolve_data_source, twin_is_current,
+                                  twin_scale_of)
 from mer_bench.errors import ConfigError
+from mer_bench.inputs.cache import InputCache
+from mer_bench.inputs.face_crop import resolve_face_crops
 from mer_bench.execute import EXECUTORS, Executor, Job
 from mer_bench.execute.base import TrialsFailed
 from mer_bench.keyframes import KEYFRAME_STRATEGIES
@@ -80,9 +83,13 @@ def _check_protocol(protocol: Protocol, source: DataSource, console: Console) ->
             console.print(f"generating the {dataset.title} twin at scale "
                           f"{source.twin_scale:g} (once) in {source.dataset_dir(dataset)}",
                           highlight=False, soft_wrap=True)
-        fixes = load_dataset(dataset, source)[1]
+        samples, fixes = load_dataset(dataset, source)
         if fixes:
             console.print(f"{dataset.title}: {len(fixes)} errata fixes applied "
+                          "(see mer-bench doctor)", highlight=False, soft_wrap=True)
+        faceless = resolve_face_crops(samples, InputCache(cache_dir() / "inputs")).excluded
+        if faceless:
+            console.print(f"{dataset.title}: {len(faceless)} clips excluded, no face found "
                           "(see mer-bench doctor)", highlight=False, soft_wrap=True)
     labelled = protocol.label_samples(protocol_samples(protocol, source))
     _report_counts(protocol, labelled, source, console)

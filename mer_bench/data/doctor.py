@@ -13,7 +13,10 @@ from pathlib import Path
 from mer_bench.data.errata import AppliedFix, apply_errata
 from mer_bench.data.sample import Sample
 from mer_bench.data.spec import DATASETS, DatasetSpec
+from mer_bench.datasource import cache_dir
 from mer_bench.errors import MerBenchError
+from mer_bench.inputs.cache import InputCache
+from mer_bench.inputs.face_report import FaceDetectionSummary, face_detection_summary
 
 
 @dataclass
@@ -27,6 +30,7 @@ class DatasetReport:
     fixes: list[AppliedFix] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     error: str | None = None
+    faces: FaceDetectionSummary | None = None  # datasets shipped without face crops only
 
     @property
     def usable(self) -> bool:
@@ -36,7 +40,8 @@ class DatasetReport:
     def status(self) -> str:
         if not self.present:
             return "absent"
-        return "error" if self.error else ("usable, with notes" if self.problems else "usable")
+        notes = self.problems or (self.faces and self.faces.excluded)
+        return "error" if self.error else ("usable, with notes" if notes else "usable")
 
 
 def clip_problems(sample: Sample) -> list[str]:
@@ -72,7 +77,16 @@ def diagnose_dataset(spec: DatasetSpec, root: Path) -> DatasetReport:
     report.problems = [line for sample in samples for line in clip_problems(sample)]
     if not samples:
         report.error = f"{folder}: no annotated clip found; check the dataset layout"
+    elif spec.face_crop:
+        _find_faces(report, samples)
     return report
+
+
+def _find_faces(report: DatasetReport, samples: list[Sample]) -> None:
+    try:  # in the input cache that runs use
+        report.faces = face_detection_summary(samples, InputCache(cache_dir() / "inputs"))
+    except MerBenchError as error:
+        report.problems.append(f"face detection stopped: {error}")
 
 
 def diagnose(root: Path) -> list[DatasetReport]:
