@@ -118,10 +118,21 @@ def test_equalising_the_histogram_first_loses_the_darkest_faces(subject: int) ->
     """Why the detector runs on the plain grayscale frame: Haar after cv2.equalizeHist (the old
     preparation) finds none of the five darkest of the first forty identities in a SAMM-sized frame;
     the lightest three it finds."""
-    equalised = HaarDetector(preparation="equalise")
+    equalised = HaarDetector(preparations=("equalise",))
     frame, light = scene(twin_face(subject)), scene(twin_face(1 + subject % 3))
     assert detect_faces(frame) and not detect_faces(frame, detector=equalised)
     assert detect_faces(light, detector=equalised)
+
+
+def test_the_darkest_face_of_three_twin_seeds_needs_the_clahe_second_look() -> None:
+    """Seed 2's subject 60 (skin lightness 0.01, the darkest of seeds 0-2): the plain frame shows
+    no face to the cascade, CLAHE does, and the detector takes the box on the face."""
+    face = np.clip(render_face(stream(2, STREAM_FACE, 60), 128).image, 0, 255).astype(np.uint8)
+    frame = scene(face, top=60, left=200)
+    assert not detect_faces(frame, detector=HaarDetector(preparations=("plain",)))
+    box = locate_face(frame)
+    assert box is not None
+    assert_on_face(box, frame)
 
 
 @pytest.mark.parametrize("subject", range(1, 41))
@@ -243,7 +254,7 @@ def test_searches_are_cached_per_detector_and_crops_carry_it_into_input_keys(
     monkeypatch.setattr(face_crop, "_search", lambda *args: pytest.fail("searched again"))
     assert search_clip(replace(sample), InputCache(tmp_path / "cache")) == first
     monkeypatch.undo()
-    other = HaarDetector(preparation="clahe")
+    other = HaarDetector(preparations=("clahe",))
     search_clip(sample, cache, detector=other)
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 2  # a new detector never reuses a box
     keys: list[dict] = []

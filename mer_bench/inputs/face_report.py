@@ -39,8 +39,9 @@ def face_detection_summary(samples: Sequence[Sample], cache: InputCache | None) 
 def face_section(summaries: Sequence[tuple[str, FaceDetectionSummary]]) -> str:
     """A table per dataset, then one line per excluded clip."""
     retries = len(DEFAULT_SPEC.retry_at)
-    lines = [f"face detection ({DEFAULT_DETECTOR.name}): first frame, then {retries} more frames of "
-             "the clip, then the median box of the subject's other clips; otherwise excluded",
+    lines = [f"face detection ({DEFAULT_DETECTOR.name}) on each clip's first frame; without a face "
+             f"there,\n{retries} more frames of the clip, then the median box of the subject's other "
+             "clips, else the clip is excluded",
              tabulate([[name, s.clips, s.first_frame, s.other_frame, s.subject, len(s.excluded),
                         f"{100 * s.first_frame_rate:.1f}%"] for name, s in summaries],
                       headers=["dataset", "clips", "first frame", "other frame", "from subject",
