@@ -247,11 +247,11 @@ def doctor(
         if report.problems:
             typer.echo(f"\n{report.title}: problems")
             typer.echo("\n".join(f"  {line}" for line in report.problems))
-    faces = [(r.name, r.faces) for r in reports if r.faces is not None]
-    if faces:
-        from mer_bench.inputs.face_report import face_section
+        if report.faces is not None:
+            from mer_bench.inputs.face_report import face_section
 
-        typer.echo("\n" + face_section(faces))
+            title, lines = face_section(report.faces)
+            typer.echo(f"\n{report.title}: {title}\n" + "\n".join(f"  {line}" for line in lines))
     present = [r for r in reports if r.present]
     if not present or any(not r.usable for r in present):
         raise typer.Exit(1)

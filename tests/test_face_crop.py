@@ -218,13 +218,14 @@ def test_doctor_publishes_the_detection_rate_and_lists_every_excluded_clip(
     assert report.status == "usable, with notes"
     code, out, _ = cli("doctor", "--data-root", root)
     assert code == 0
-    row = next(line for line in out.splitlines() if line.startswith("4dme ") and "%" in line)
     first = report.faces.first_frame
-    assert row.split() == ["4dme", str(report.samples), str(first), "0", "0", str(len(blanked)),
-                           f"{100 * first / report.samples:.1f}%"]
-    assert f"4dme: {len(blanked)} clips excluded, no face found" in out
+    assert (f"4DME: face detection ({DEFAULT_DETECTOR.name}; without a face on a clip's first frame, "
+            "4 more of its frames, then the median box of the subject's other clips)\n"
+            f"  {report.samples} clips: face on the first frame {first} "
+            f"({100 * first / report.samples:.1f}%), on another frame 0, box borrowed from the "
+            f"subject 0, excluded {len(blanked)}\n") in out
     for sid in blanked:
-        assert f"  {sid}: no face found by {DEFAULT_DETECTOR.name}" in out
+        assert f"  excluded {sid}: no face found by {DEFAULT_DETECTOR.name}" in out
 
 
 def test_runs_never_see_an_excluded_clip_and_say_how_many(faceless_root: tuple[Path, str]) -> None:

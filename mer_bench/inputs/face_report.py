@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from tabulate import tabulate
-
 from mer_bench.data.sample import Sample
 from mer_bench.inputs.cache import InputCache
 from mer_bench.inputs.face_crop import DEFAULT_SPEC, Exclusion, resolve_face_crops
@@ -36,18 +34,19 @@ def face_detection_summary(samples: Sequence[Sample], cache: InputCache | None) 
                                 crops.count("other-frame"), crops.count("subject"), crops.excluded)
 
 
-def face_section(summaries: Sequence[tuple[str, FaceDetectionSummary]]) -> str:
-    """A table per dataset, then one line per excluded clip."""
-    retries = len(DEFAULT_SPEC.retry_at)
-    lines = [f"face detection ({DEFAULT_DETECTOR.name}) on each clip's first frame; without a face "
-             f"there,\n{retries} more frames of the clip, then the median box of the subject's other "
-             "clips, else the clip is excluded",
-             tabulate([[name, s.clips, s.first_frame, s.other_frame, s.subject, len(s.excluded),
-                        f"{100 * s.first_frame_rate:.1f}%"] for name, s in summaries],
-                      headers=["dataset", "clips", "first frame", "other frame", "from subject",
-                               "excluded", "first-frame rate"])]
-    for name, summary in summaries:
-        if summary.excluded:
-            lines.append(f"{name}: {len(summary.excluded)} clips excluded, no face found")
-            lines.extend(f"  {exclusion.line()}" for exclusion in summary.excluded)
-    return "\n".join(lines)
+SECTION_TITLE = (f"face detection ({DEFAULT_DETECTOR.name}; without a face on a clip's first frame, "
+                 f"{len(DEFAULT_SPEC.retry_at)} more of its frames, then the median box of the "
+                 "subject's other clips)")
+
+
+def summary_line(summary: FaceDetectionSummary) -> str:
+    """How many clips got their box which way, and the first-frame detection rate."""
+    return (f"{summary.clips} clips: face on the first frame {summary.first_frame} "
+            f"({100 * summary.first_frame_rate:.1f}%), on another frame {summary.other_frame}, "
+            f"box borrowed from the subject {summary.subject}, excluded {len(summary.excluded)}")
+
+
+def face_section(summary: FaceDetectionSummary) -> tuple[str, list[str]]:
+    """The section's title and lines: the summary, then one line per excluded clip."""
+    return SECTION_TITLE, [summary_line(summary),
+                           *(f"excluded {exclusion.line()}" for exclusion in summary.excluded)]
