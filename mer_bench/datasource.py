@@ -19,6 +19,8 @@ from mer_bench.data.sample_list import (read_sample_list, select_listed, twin_se
                                         write_sample_list)
 from mer_bench.data.spec import DATASETS, DatasetSpec
 from mer_bench.errors import DataError
+from mer_bench.inputs.cache import InputCache
+from mer_bench.inputs.face_crop import without_faceless_rows
 
 if TYPE_CHECKING:
     from mer_bench.protocols import Protocol, SampleListSpec
@@ -152,7 +154,12 @@ def load_dataset(dataset: DatasetSpec, source: DataSource) -> LoadedDataset:
 
 @lru_cache(maxsize=16)
 def _read_cached(dataset: DatasetSpec, directory: Path) -> LoadedDataset:
-    return load_dataset_dir(dataset, directory)
+    loaded = load_dataset_dir(dataset, directory)
+    if not dataset.face_crop:
+        return loaded
+    # Crops are resolved over the whole dataset (a clip may borrow its subject's box); a clip
+    # with no face at all is a row excluded on loading (see inputs.face_crop).
+    return without_faceless_rows(loaded, InputCache(cache_dir() / "inputs"))
 
 
 # --- sample lists ---------------------------------------------------------------------------------

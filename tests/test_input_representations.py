@@ -1,4 +1,5 @@
-"""Input representations: frame / frame-diff / flow values and branches, cache keys, the face crop."""
+"""Input representations: frame / frame-diff / flow values and branches, cache keys (the face crop:
+test_face_crop.py)."""
 
 from __future__ import annotations
 
@@ -8,24 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-import mer_bench.inputs.face_crop as face_crop
 import mer_bench.inputs.frame_inputs as frame_inputs
 from mer_bench.data.sample import KeyFrames, Sample
-from mer_bench.data.spec import DATASETS, DatasetSpec
 from mer_bench.inputs.flow import flow_strain
 from mer_bench.inputs.frames import read_frame
 from mer_bench.inputs.cache import InputCache
-from mer_bench.inputs.face_crop import (
-    FaceBox,
-    centred_square,
-    clip_face_crop,
-    dataset_wants_crop,
-    largest_detection,
-    locate_face,
-    square_box,
-)
 from mer_bench.inputs.representations import INPUTS, build_input
-from mer_bench.registry import Registry
 
 MEAN = np.array([0.485, 0.456, 0.406])
 STD = np.array([0.229, 0.224, 0.225])
@@ -178,104 +167,3 @@ def test_cache_key_holds_frames_files_params_and_crop(random_clip, tmp_path: Pat
     assert key["frames"] == {"start": 105, "peak": 103}
     assert key["files"]["peak"]["path"].endswith("img103.png") and "mtime_ns" in key["files"]["start"]
     assert key["params"]["size"] == 28 and key["crop"] is None
-
-
-# ---- face crop: box geometry ---------------------------------------------------------------------
-
-
-def test_largest_detection_wins() -> None:
-    assert largest_detection([(0, 0, 10, 10), (50, 40, 30, 30), (5, 5, 20, 20)]) == (50, 40, 30, 30)
-    assert largest_detection([]) is None
-
-
-def test_square_box_adds_the_margin_around_the_centre() -> None:
-    # 40 x 50 detection centred at (120, 105); side 50 * (1 + 2 * 0.2) = 70.
-    assert square_box((100, 80, 40, 50), (300, 400), margin=0.2) == FaceBox(85, 70, 70)
-
-
-def test_square_box_is_shifted_inside_the_image_at_its_edges() -> None:
-    assert square_box((0, 0, 40, 40), (300, 400), margin=0.25) == FaceBox(0, 0, 60)
-    assert square_box((370, 270, 30, 30), (300, 400), margin=0.5) == FaceBox(340, 240, 60)
-
-
-def test_square_box_shrinks_to_the_shorter_side_only_when_larger() -> None:
-    assert square_box((100, 10, 90, 90), (100, 300), margin=0.2) == FaceBox(95, 0, 100)
-
-
-def test_centred_square_of_wide_and_tall_frames() -> None:
-    assert centred_square((60, 100)) == FaceBox(20, 0, 60)
-    assert centred_square((100, 60)) == FaceBox(0, 20, 60)
-
-
-# ---- face crop: fallback, datasets, application ----------------------------------------------------
-
-
-def test_blank_frame_falls_back_to_the_centred_square_and_is_counted(tmp_path: Path) -> None:
-    sample = write_clip(tmp_path / "blank", [np.full((60, 100, 3), 128, np.uint8)] * 5)
-    before = face_crop.fallback_count()
-    crop = clip_face_crop(sample, InputCache(tmp_path / "cache"))
-    assert crop.fallback and crop.box == FaceBox(20, 0, 60)
-    clip_face_crop(sample, InputCache(tmp_path / "cache"))  # looked up twice, counted once
-    assert face_crop.fallback_count() == before + 1
-    assert sample.sample_id in face_crop.fallback_samples()
-
-
-def test_dataset_spec_decides_the_crop() -> None:
-    registry: Registry[DatasetSpec] = Registry("dataset")
-    registry.register("uncropped", DatasetSpec("uncropped", "U", "U", 30.0, read=lambda p: [], face_crop=True))
-    registry.register("cropped", DatasetSpec("cropped", "C", "C", 30.0, read=lambda p: []))
-    assert dataset_wants_crop("uncropped", registry) is True
-    assert dataset_wants_crop("cropped", registry) is False
-    assert dataset_wants_crop("not-a-dataset", registry) is False
-    assert DATASETS.get("casme2").face_crop is False and dataset_wants_crop("casme2") is False
-
-
-def test_representations_crop_every_frame_with_the_clip_box(tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    rng = np.random.default_rng(5)
-    frames = [rng.integers(0, 256, (40, 64, 3), dtype=np.uint8) for _ in NUMBERS]
-    frames[0][:] = 128  # a blank first frame: no face, so the centred 40 x 40 square (x = 12)
-    sample = write_clip(tmp_path / "uncropped", frames)
-    monkeypatch.setattr(face_crop, "dataset_wants_crop", lambda dataset: True)
-    keys: list[dict] = []
-    real = InputCache.get_or_build
-    monkeypatch.setattr(InputCache, "get_or_build",
-                        lambda self, key, build: keys.append(key) or real(self, key, build))
-    cache = InputCache(tmp_path / "cache")
-    result = build_input("frame-diff", sample, KEYS, "rising", 40, cache)
-    centre = np.s_[:, 12:52]
-    expected = by_hand(frame_of(frames, 103)[centre]) - by_hand(frame_of(frames, 101)[centre])
-    np.testing.assert_allclose(result, expected, atol=1e-5)
-    assert keys[-1]["crop"]["box"] == [12, 0, 40] and keys[-1]["crop"]["fallback"] is True
-    assert keys[-1]["crop"]["margin"] == face_crop.DEFAULT_SPEC.margin
-    assert build_input("flow-strain", sample, KEYS, "rising", 28, cache).shape == (3, 28, 28)
-
-
-# ---- face crop: the twins' procedural faces ----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def twin_samples(tiny_twin_root: Path) -> list[Sample]:
-    return DATASETS.get("casme2").read(tiny_twin_root / "CASME2").samples[:6]
-
-
-def test_haar_finds_the_twin_faces(twin_samples: list[Sample]) -> None:
-    for sample in twin_samples:
-        frame = cv2.imread(str(sample.frame_paths[0]))
-        assert face_crop.detect_faces(frame), f"no face on {sample.frame_paths[0]}"
-
-
-def test_twin_face_embedded_in_a_wide_frame_is_cropped_around_it(twin_samples: list[Sample]) -> None:
-    for sample in twin_samples:
-        face = cv2.imread(str(sample.frame_paths[0]))
-        side = face.shape[0]
-        scene = np.full((2 * side, 3 * side, 3), 100, np.uint8)
-        left, top = 3 * side // 2, side // 3
-        scene[top : top + side, left : left + side] = face
-        crop = locate_face(scene)
-        assert not crop.fallback
-        box = crop.box
-        assert abs(box.x + box.side / 2 - (left + side / 2)) < 0.1 * side
-        assert abs(box.y + box.side / 2 - (top + side / 2)) < 0.15 * side
-        assert 0.9 * side < box.side < 1.6 * side
-

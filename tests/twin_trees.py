@@ -1,5 +1,5 @@
 """Twins at full scale in seconds: the annotation files exactly as the twin writes them, every frame
-one tiny image hard-linked in place, so tests can read whole datasets as released."""
+one small image (a face) hard-linked in place, so tests can read whole datasets as released."""
 
 from __future__ import annotations
 
@@ -17,10 +17,21 @@ TWIN_MODULES = ("mer_bench.synth.casme2", "mer_bench.synth.casme3", "mer_bench.s
                 "mer_bench.synth.smic")
 
 
+def placeholder_image() -> np.ndarray:
+    """A 56 x 56 grey frame holding a 40 px twin face: datasets shipped without face crops need a
+    face on every clip (a clip without one is excluded on loading), and finding it takes ~2 ms."""
+    from mer_bench.synth.face import render_face
+    from mer_bench.synth.plan import STREAM_FACE, stream
+
+    frame = np.full((56, 56, 3), 96, np.uint8)
+    frame[8:48, 8:48] = np.clip(render_face(stream(0, STREAM_FACE, 1), 40).image, 0, 255)
+    return frame
+
+
 def write_placeholder_frames(plans, seed, fps, distractors, frame_path, *, scene=None,
                              grey=False) -> int:
     """``writer.write_frames``'s contract (a file at ``frame_path(plan, n)`` for every frame of
-    every plan), each file a link to one 8 x 8 image per suffix."""
+    every plan), each file a link to one small face image per suffix."""
     first: dict[str, Path] = {}
     written = 0
     for plan in plans:
@@ -32,7 +43,7 @@ def write_placeholder_frames(plans, seed, fps, distractors, frame_path, *, scene
             if path.suffix in first:
                 os.link(first[path.suffix], path)
             else:
-                ok, encoded = cv2.imencode(path.suffix, np.full((8, 8, 3), 96, np.uint8))
+                ok, encoded = cv2.imencode(path.suffix, placeholder_image())
                 assert ok
                 path.write_bytes(encoded.tobytes())
                 first[path.suffix] = path

@@ -26,7 +26,11 @@ from mer_bench.data.loading import LoadedDataset, Normalised, load_dataset_dir
 from mer_bench.data.sample import Excluded, Sample, normalise_label
 from mer_bench.data.sample_list import read_sample_list, select_listed
 from mer_bench.data.spec import DATASETS, DatasetSpec
+from mer_bench.datasource import cache_dir
 from mer_bench.errors import MerBenchError
+from mer_bench.inputs.cache import InputCache
+from mer_bench.inputs.face_crop import without_faceless_rows
+from mer_bench.inputs.face_report import SECTION_TITLE, face_detection_summary, summary_line
 
 
 @dataclass
@@ -130,6 +134,8 @@ def diagnose_dataset(spec: DatasetSpec, root: Path, *, deep: bool = False,
     except Exception as error:  # a reader bug must not hide the other datasets' state
         report.error = f"reader crashed: {type(error).__name__}: {error}"
         return report
+    if spec.face_crop:
+        loaded = _find_faces(report, loaded)
     samples = loaded.samples
     report.loaded = loaded
     report.samples = len(samples)
@@ -143,6 +149,18 @@ def diagnose_dataset(spec: DatasetSpec, root: Path, *, deep: bool = False,
         report.error = (f"{folder}: no usable clip found ({len(loaded.excluded)} rows excluded); "
                         "check the dataset layout")
     return report
+
+
+def _find_faces(report: DatasetReport, loaded: LoadedDataset) -> LoadedDataset:
+    """The face-detection section; clips with no face become rows excluded, as runs see them."""
+    cache = InputCache(cache_dir() / "inputs")  # the one runs use
+    try:
+        summary = face_detection_summary(loaded.samples, cache)
+    except MerBenchError as error:
+        report.problems.append(f"face detection stopped: {error}")
+        return loaded
+    report.sections.append(Section(SECTION_TITLE, [summary_line(summary)]))
+    return without_faceless_rows(loaded, cache)
 
 
 def clip_problems(sample: Sample) -> list[str]:
@@ -286,7 +304,7 @@ def _dataset_blocks(report: DatasetReport, verbose: bool) -> list[str]:
         blocks.append(f"{report.title}: {report.error}")
     if report.excluded:
         blocks.append(f"{report.title}: rows excluded ({len(report.excluded)}; each a row of the "
-                      "annotation no erratum corrects)\n"
+                      "annotation no erratum corrects, or a clip with no face to crop)\n"
                       + "\n".join(f"  {row}" for row in report.excluded))
     if report.fixes:  # every correction of the annotation, always: they are few
         by_rule: dict[str, list[str]] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Callable, Mapping, Sequence
 
@@ -15,6 +15,8 @@ from mer_bench.data.spec import DATASETS
 from mer_bench.datasource import DataSource, cache_dir, data_provenance, protocol_samples
 from mer_bench.errors import DataError
 from mer_bench.inputs import InputCache
+from mer_bench.inputs.face_crop import DEFAULT_SPEC
+from mer_bench.inputs.face_detect import DEFAULT_DETECTOR
 from mer_bench.inputs.representations import INPUTS, Branch, build_input
 from mer_bench.keyframes import KEYFRAME_STRATEGIES, KeyframeStrategy, keyframes_for
 from mer_bench.metrics import pooled_metrics
@@ -65,7 +67,7 @@ def job_config(job: Job, protocol: Protocol, model: ModelSpec,
         "budget": ([b.as_dict() for b in job.fold_budgets] if job.fold_budgets
                    else model.budget.as_dict()),
         "input": {"kinds": list(model.inputs), "size": model.input_size,
-                  "two_branch": model.two_branch},
+                  "two_branch": model.two_branch, **_face_crop_config(protocol)},
         "keyframes": {"name": strategy.name, "applies_to": strategy.applies_to,
                       **dict(strategy.params())},
         "seed": job.cell.seed,
@@ -82,6 +84,14 @@ def job_config(job: Job, protocol: Protocol, model: ModelSpec,
     if job.tuning is not None:
         config["tuning"] = dict(job.tuning)
     return config
+
+
+def _face_crop_config(protocol: Protocol) -> dict:
+    """The face detector and crop rules, for protocols with a dataset shipped without face crops
+    (a new detector then changes the config hash, so records made with the old one are rerun)."""
+    if not any(DATASETS.get(d).face_crop for d in protocol.datasets):
+        return {}
+    return {"face_crop": {"detector": DEFAULT_DETECTOR.identity(), **asdict(DEFAULT_SPEC)}}
 
 
 def _select_keyframes(strategy: KeyframeStrategy, labelled: Sequence[LabelledSample],

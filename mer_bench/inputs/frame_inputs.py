@@ -11,7 +11,7 @@ the difference of two normalised frames, so it is in units of ImageNet standard 
 
 Every array is cached under a key holding: the input name, the sample id, the frame numbers used,
 the identity (path, size, mtime) of each frame file read, the build parameters, and the face crop
-(None, or the detector settings, box and fallback flag).
+(None, or the detector's identity, the crop settings, the box and how it was found).
 """
 
 from __future__ import annotations
