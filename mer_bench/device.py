@@ -54,16 +54,13 @@ def resolve_device(spec: str) -> str:
 
 def trial_device(spec: str, gpu_ids: list) -> str:
     """The device of a Ray trial given ``gpu_ids`` (``ray.get_gpu_ids()``): Ray sets
-    CUDA_VISIBLE_DEVICES to the share it granted, which torch then numbers from 0."""
-    if spec == "cpu" or not gpu_ids:
-        if spec == "cuda":
-            raise ConfigError("--device cuda: this Ray trial was granted no GPU; the cluster "
-                              "has none free of the kind asked for")
-        return "cpu"
-    if not cuda_count():
-        raise ConfigError(f"Ray granted GPU {gpu_ids} but torch sees no CUDA in this worker; "
-                          "check the node's CUDA install, or run with --device cpu")
-    return "cuda"
+    CUDA_VISIBLE_DEVICES to the share it granted, which torch then numbers from 0. Under
+    ``auto`` a GPU torch cannot use (a resource declared on a node without CUDA) means the CPU."""
+    usable = bool(gpu_ids) and cuda_count() > 0
+    if spec == "cuda" and not usable:
+        raise ConfigError(f"--device cuda: this Ray worker has {'no usable' if gpu_ids else 'no'} "
+                          f"GPU (granted: {gpu_ids or 'none'}); use --device auto or cpu")
+    return "cuda" if usable and spec != "cpu" else "cpu"
 
 
 def describe_device(device: str) -> str:

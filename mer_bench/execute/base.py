@@ -153,7 +153,7 @@ def worker_slots(models: Sequence["ModelSpec"], device: str = "auto", *,
     """How many folds of these models can train at once here: per model, the CPUs over the CPUs
     it declares and, where folds train on GPUs, the GPUs over its GPU share; the most of any."""
     cpus = available_cpus() if cpus is None else cpus
-    gpus = (0 if device == "cpu" else cuda_count()) if gpus is None else gpus
+    gpus = 0 if device == "cpu" else cuda_count() if gpus is None else gpus
     best = 0
     for spec in models or ():
         slots = int(cpus // max(float(spec.resources.get("cpu", 1)), 1e-9))
