@@ -329,3 +329,20 @@ def test_dry_run_prints_the_matrix_with_resources_and_runs_nothing(cli, tiny_twi
     assert all(line.split()[5:] == ["1", "0.5", "to", "run"] for line in lines)
     assert "4 jobs" in out
     assert not results.exists()
+
+
+def test_tsne_folds_spread_over_ray_give_the_local_features(ray_session, tiny_twin_root, tmp_path):
+    import numpy as np
+
+    from mer_bench.execute.ray_tune import RayExecutor
+    from mer_bench.report.tsne import tsne_features
+
+    source = resolve_data_source(tiny_twin_root)
+    model = "ststnet[epochs=2]"
+    local = tsne_features(PROTOCOL, model, "annotated", 0, source,
+                          executor=LocalExecutor(device="cpu"))
+    spread = tsne_features(PROTOCOL, model, "annotated", 0, source,
+                           executor=RayExecutor(device="cpu"), work=tmp_path)
+    assert np.array_equal(local[0], spread[0])
+    assert local[1].equals(spread[1])
+    assert not (tmp_path / ".folds").exists()
