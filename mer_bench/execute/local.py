@@ -8,7 +8,7 @@ the same code, so its records are the same.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar, Sequence
 
 from mer_bench.device import resolve_device
 from mer_bench.execute.base import BaseExecutor, TaskProgress
@@ -25,11 +25,6 @@ class LocalExecutor(BaseExecutor):
 
     def __post_init__(self) -> None:
         self.device = resolve_device(self.device)  # a missing GPU is a one-line error now
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any], *, skip_completed: bool = False,
-                     device: str = "auto") -> "LocalExecutor":
-        return cls(skip_completed=skip_completed, device=device)
 
     def run_tasks(self, tasks: Sequence["FoldTask"], progress: TaskProgress) -> dict[int, str]:
         from mer_bench.execute.tasks import run_task
