@@ -4,7 +4,7 @@ Meant for a GPU machine (``benchmarks/gpu_check.sh`` runs it from a fresh checko
 ``--device cpu`` it is the same check on the CPU, which the test suite runs at tiny size.
 
 Per model (and, for the models meant for it, with mixed precision too): the folds of
-casme2-5class on the CASME II twin, trained exactly as a benchmark job trains them
+casme2-5class on the CASME II twin (or the real data, ``--data-root``), trained exactly as a benchmark job trains them
 (`execute.cell.train_fold`: same inputs, seeds, budget), with the epochs capped at ``--epochs``.
 Printed per model: the device, seconds per training step (the fold's training time over its
 steps; the first fold, which pays CUDA's kernel selection and warm-up, is left out when there are
@@ -20,6 +20,7 @@ import statistics
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 PROTOCOL = "casme2-5class"
 AMP_MODELS = ("gamdss-bdrt", "htnet")  # large models: mixed precision is meant for them
@@ -34,6 +35,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="epochs per fold, at most the model's own (default: 3)")
     parser.add_argument("--twin-scale", type=float, default=1.0,
                         help="CASME II twin size (default: 1, the real dataset's)")
+    parser.add_argument("--data-root", type=Path, help="a folder holding the real CASME II (CASME2/) to "
+                                            "train on instead of its twin")
     return parser.parse_args(argv)
 
 
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     except MerBenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    source = resolve_data_source(None, args.twin_scale, 0)
+    source = resolve_data_source(args.data_root, args.twin_scale, 0)
     names = args.models or MODELS.names()
     variants = [name for model in names
                 for name in ([model, f"{model}[amp=true]"] if model in AMP_MODELS else [model])]

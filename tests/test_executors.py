@@ -232,9 +232,9 @@ def test_a_local_run_killed_in_the_middle_of_a_cell_resumes_its_kept_folds(tiny_
                                                                            tmp_path):
     results = tmp_path / "results"
     source = resolve_data_source(tiny_twin_root)
-    cell = Cell(PROTOCOL, "ststnet", "gamdss", 2, data=data_key(source))
+    cell = Cell(PROTOCOL, "ststnet", "annotated", 2, data=data_key(source))
     driver = subprocess.Popen(
-        [*CLI, "run", "--protocol", PROTOCOL, "--keyframes", "gamdss", "--seed", "2",
+        [*CLI, "run", "--protocol", PROTOCOL, "--keyframes", "annotated", "--seed", "2",
          "--data-root", str(tiny_twin_root), "--results", str(results), "--executor", "local",
          "--device", "cpu"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
-TINY = ["--models", "ststnet", "--folds", "2", "--epochs", "1", "--twin-scale", "0.15"]
+TINY = ["--models", "ststnet", "--folds", "2", "--epochs", "1"]
 
 
 def check(*args: str) -> subprocess.CompletedProcess:
@@ -20,8 +20,8 @@ def check(*args: str) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
-def test_the_cpu_path_trains_and_prints_step_times():
-    done = check("--device", "cpu", *TINY)
+def test_the_cpu_path_trains_and_prints_step_times(tiny_twin_root):
+    done = check("--device", "cpu", *TINY, "--data-root", str(tiny_twin_root))
     assert done.returncode == 0, done.stderr[-2000:]
     header, _, row = done.stdout.strip().splitlines()[-3:]
     assert header.split()[:6] == ["model", "device", "input", "batch", "folds", "ms/step"]
@@ -30,8 +30,8 @@ def test_the_cpu_path_trains_and_prints_step_times():
     assert cells[7] == "-"  # no GPU memory on the CPU
 
 
-def test_on_cuda_it_runs_where_there_is_a_gpu_and_refuses_in_one_line_elsewhere():
-    done = check(*TINY)
+def test_on_cuda_it_runs_where_there_is_a_gpu_and_refuses_in_one_line_elsewhere(tiny_twin_root):
+    done = check(*TINY, "--data-root", str(tiny_twin_root))
     if torch.cuda.is_available():
         assert done.returncode == 0, done.stderr[-2000:]
         assert "peak MiB" in done.stdout
