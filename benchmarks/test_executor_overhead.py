@@ -40,8 +40,9 @@ STARTUP = ("import time; t = time.perf_counter(); "
 def bench_env(tmp_path_factory) -> dict[str, str]:
     """A private cache holding the quick suite's twins and inputs, made before any timing."""
     env = {**os.environ, "MER_BENCH_CACHE": str(tmp_path_factory.mktemp("bench-cache"))}
-    subprocess.run([*CLI, "run", "--suite", "quick", *SIZES["quick-4-seeds"], "--results",
-                    str(tmp_path_factory.mktemp("warm-up"))], env=env, check=True,
+    subprocess.run([*CLI, "run", "--suite", "quick", *SIZES["quick-4-seeds"], "--executor",
+                    "local", "--results", str(tmp_path_factory.mktemp("warm-up"))], env=env,
+                   check=True,
                    capture_output=True)
     return env
 
@@ -56,7 +57,7 @@ def timed_run(env: dict[str, str], results: Path, *args: str) -> float:
 @pytest.mark.parametrize("size", list(SIZES))
 def test_ray_executor_overhead_against_local(benchmark, bench_env, tmp_path: Path, size: str):
     cpus = os.cpu_count() or 1
-    local_s = timed_run(bench_env, tmp_path / "local", *SIZES[size])
+    local_s = timed_run(bench_env, tmp_path / "local", *SIZES[size], "--executor", "local")
     ray_s = benchmark.pedantic(timed_run, args=(bench_env, tmp_path / "ray", *SIZES[size],
                                                 "--executor", "ray"), rounds=1, iterations=1)
     startup = subprocess.run([sys.executable, "-c", STARTUP % cpus], env=bench_env, check=True,

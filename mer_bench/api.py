@@ -36,7 +36,7 @@ __all__ = ["compare", "leaderboard", "load_predictions", "load_records", "plan",
 RECORD_COLUMNS = ("data", "protocol", "model", "keyframes", "seed", "selection", "accuracy", "uf1",
                   "uar", "n_samples", "n_folds", "param_count", "flops", "protocol_version",
                   "protocol_hash", "config_hash", "data_source", "git_commit", "wall_time_s",
-                  "started_at", "path")
+                  "device", "started_at", "path")
 CELL_COLUMNS = ("data", "protocol", "model", "keyframes", "seed", "selection")
 
 
@@ -44,8 +44,8 @@ def plan(protocols: Sequence[str] | None = None, *, suite: str | None = None,
          models: Sequence[str] | None = None, keyframes: Sequence[str] | None = None,
          seeds: Sequence[int] | None = None, selections: Sequence[str] | None = None,
          data_root: str | Path | None = None, twin_scale: float | None = None,
-         twin_seed: int = 0, results: str | Path = "results", executor: str = "local",
-         executor_options: dict[str, Any] | None = None,
+         twin_seed: int = 0, results: str | Path = "results", executor: str | None = None,
+         executor_options: dict[str, Any] | None = None, device: str = "auto",
          skip_completed: bool = False, strict: bool = False,
          allow_count_mismatch: bool = False) -> "RunPlan":
     """Check a run without reading any dataset or training: names, options, the results folder,
@@ -61,8 +61,13 @@ def plan(protocols: Sequence[str] | None = None, *, suite: str | None = None,
     twin_scale : twin size as a fraction of the real dataset; default: the suite's, else 0.15.
     twin_seed : the twins' generator seed.
     results : where records and leaderboards go.
-    executor : ``"local"`` or ``"ray"``; ``executor_options`` are the ray executor's ``address``,
-        ``num_cpus``, ``num_gpus``, ``storage``, ``max_failures``, ``gpu_share``.
+    executor : ``"ray"`` (folds spread over every core and GPU, through Ray Tune), ``"local"``
+        (one fold at a time, in this process) or ``"auto"``; default: ``$MER_BENCH_EXECUTOR``,
+        else auto, which is ray wherever more than one fold of the run's models can train at
+        once. ``executor_options`` are the chosen executor's own (ray: ``address``,
+        ``num_cpus``, ``num_gpus``, ``storage``, ``max_failures``, ``gpu_share``, ``workers``);
+        an option it does not take is refused.
+    device : ``"auto"`` (CUDA where present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     skip_completed : reuse records already made with the same config.
     strict : an annotation row excluded on loading is an error (default: excluded, counted, said).
     allow_count_mismatch : on real data, run even where a protocol's published counts do not
@@ -90,7 +95,8 @@ def plan(protocols: Sequence[str] | None = None, *, suite: str | None = None,
     notes: list[str] = []
     cells = expand_cells(suite, protocols, models, keyframes, seeds, selections,
                          data=data_key(source), notes=notes)
-    runner = make_executor(executor, skip_completed=skip_completed, **(executor_options or {}))
+    runner = make_executor(executor, options=executor_options, skip_completed=skip_completed,
+                           device=device, cells=cells)
     return plan_run(cells, source=source, results=Path(results), runner=runner, notes=notes)
 
 
@@ -98,8 +104,9 @@ def run(protocols: Sequence[str] | None = None, *, suite: str | None = None,
         models: Sequence[str] | None = None, keyframes: Sequence[str] | None = None,
         seeds: Sequence[int] | None = None, selections: Sequence[str] | None = None,
         data_root: str | Path | None = None, twin_scale: float | None = None,
-        twin_seed: int = 0, results: str | Path = "results", executor: str = "local",
-        executor_options: dict[str, Any] | None = None, skip_completed: bool = False,
+        twin_seed: int = 0, results: str | Path = "results", executor: str | None = None,
+        executor_options: dict[str, Any] | None = None, device: str = "auto",
+        skip_completed: bool = False,
         strict: bool = False, allow_count_mismatch: bool = False, resume: bool = False,
         console: "Console | None" = None) -> pd.DataFrame:
     """Run benchmark cells (protocol x model x keyframe strategy x seed) and publish leaderboards.
@@ -132,7 +139,8 @@ def run(protocols: Sequence[str] | None = None, *, suite: str | None = None,
     checked = plan(protocols, suite=suite, models=models, keyframes=keyframes, seeds=seeds,
                    selections=selections, data_root=data_root, twin_scale=twin_scale,
                    twin_seed=twin_seed, results=results, executor=executor,
-                   executor_options=executor_options, skip_completed=skip_completed or resume,
+                   executor_options=executor_options, device=device,
+                   skip_completed=skip_completed or resume,
                    strict=strict, allow_count_mismatch=allow_count_mismatch)
     console = console or Console(stderr=True)
     for note in checked.notes:
@@ -158,8 +166,8 @@ def load_records(results: str | Path = "results", *, data: str | None = None,
     -------
     pandas.DataFrame : columns ``RECORD_COLUMNS``: the cell (data, protocol, model, keyframes,
     seed, selection), pooled accuracy / UF1 / UAR, sample and fold counts, parameters, FLOPs,
-    the trace (protocol version and hash, config hash, data source, git commit) and the record's
-    folder (``path``). Empty, with those columns, when nothing matches.
+    the trace (protocol version and hash, config hash, data source, git commit), the cost (wall
+    time, the device trained on) and the record's folder (``path``). Empty, with those columns, when nothing matches.
 
     Examples
     --------
@@ -287,7 +295,7 @@ def records_frame(records: Sequence[JobResult], store: ResultStore) -> pd.DataFr
              "protocol_version": r.protocol_version, "protocol_hash": r.protocol_hash,
              "config_hash": r.config_hash, "data_source": r.data_source,
              "git_commit": r.git_commit, "wall_time_s": r.wall_time_s,
-             "started_at": r.started_at, "path": str(store.path_of(r.cell))}
+             "device": r.device, "started_at": r.started_at, "path": str(store.path_of(r.cell))}
             for r in records]
     return pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
 

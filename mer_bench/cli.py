@@ -100,6 +100,21 @@ KeyframesOne = Annotated[str, typer.Option(
     f"'gamdss[distance=flow]' ({KEYFRAMES}).")]
 
 
+ExecutorName = Annotated[Optional[str], typer.Option(
+    "--executor", metavar="NAME", help="How folds run: ray (Ray Tune: spread over every core and "
+    "GPU), local (one at a time, in this process; for debugging) or auto; default: "
+    "$MER_BENCH_EXECUTOR, else auto = ray wherever more than one fold can train at once.")]
+DeviceOption = Annotated[str, typer.Option(
+    "--device", metavar="DEVICE", help="Where folds train: auto (CUDA where present), cpu, cuda "
+    "or cuda:N.")]
+WorkersOption = Annotated[Optional[int], typer.Option(
+    "--workers", min=1, help="Ray: at most this many folds training at once (default: as many "
+                             "as the CPUs and GPUs allow).")]
+AddressOption = Annotated[Optional[str], typer.Option(
+    "--address", help="Ray: join the cluster at this address (e.g. 127.0.0.1:6379 or auto) "
+                      "instead of starting Ray embedded.")]
+
+
 def _example(*lines: str) -> str:
     # \b keeps click from re-wrapping the example lines
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
@@ -129,11 +144,10 @@ def run(
         metavar="MODE", help="Model selection mode (repeatable): fixed-epochs (default), or oracle, which picks "
              "the best epoch on the test subject only to measure how much that inflates "
              "numbers.")] = None,
-    executor: Annotated[str, typer.Option(metavar="NAME", help="How jobs run: local (one after another, in "
-                                          "this process) or ray (Ray Tune).")] = "local",
-    address: Annotated[Optional[str], typer.Option(
-        help="Ray: join the cluster at this address (e.g. 127.0.0.1:6379 or auto) instead of "
-             "starting Ray embedded.")] = None,
+    executor: ExecutorName = None,
+    device: DeviceOption = "auto",
+    workers: WorkersOption = None,
+    address: AddressOption = None,
     num_cpus: Annotated[Optional[int], typer.Option(
         min=1, help="Ray, embedded: CPUs to use (default: all).")] = None,
     num_gpus: Annotated[Optional[float], typer.Option(
@@ -141,11 +155,12 @@ def run(
     storage: Annotated[Optional[Path], typer.Option(
         help="Ray: where Tune keeps its experiment state (default: in the cache; on a "
              "multi-node cluster, a folder every node sees).")] = None,
-    max_failures: Annotated[int, typer.Option(
-        min=0, help="Ray: retries of a failed job before it is reported as failed.")] = 2,
+    max_failures: Annotated[Optional[int], typer.Option(
+        min=0, help="Ray: retries of a failed fold task before its job is reported as failed "
+                    "(default: 2).")] = None,
     gpu_share: Annotated[Optional[float], typer.Option(
-        help="Ray: the share of a GPU each job reserves where there are GPUs (default: the "
-             "model's own, 0.25 for small models).")] = None,
+        help="Ray: the share of one GPU each fold reserves where folds train on GPUs, in (0, 1] "
+             "(default: the model's own, 0.25 for small models).")] = None,
     skip_completed: Annotated[bool, typer.Option(
         "--skip-completed", help="Reuse records already in the results folder made with the same config.")] = False,
     resume: Annotated[bool, typer.Option(
@@ -172,18 +187,19 @@ def run(
     if all_ and suite:
         raise ConfigError("give either --all or --suite, not both")
     options = {"address": address, "num_cpus": num_cpus, "num_gpus": num_gpus,
-               "storage": storage, "max_failures": max_failures, "gpu_share": gpu_share}
+               "storage": storage, "max_failures": max_failures, "gpu_share": gpu_share,
+               "workers": workers}
     plan = api.plan(protocol, suite="all" if all_ else suite, models=model, keyframes=keyframes,
                     seeds=seed, selections=[s.value for s in selection or ()],
                     data_root=data_root, twin_scale=twin_scale, twin_seed=twin_seed,
                     results=results, executor=executor, executor_options=options,
-                    skip_completed=skip_completed or resume, strict=strict,
+                    device=device, skip_completed=skip_completed or resume, strict=strict,
                     allow_count_mismatch=allow_count_mismatch)
     for note in plan.notes:
         _say(note)
     if dry_run:
         load_data(plan, console, generate_twins=False)  # real data: read and validated
-        typer.echo(describe_plan(plan, gpu_share=gpu_share))
+        typer.echo(describe_plan(plan))
         return
     if resume:
         from mer_bench.store import ResultStore
@@ -192,14 +208,9 @@ def run(
     run_plan(plan, console=console)
 
 
-class TuneExecutor(str, Enum):
-    local = "local"
-    ray = "ray"
-
-
 @app.command(epilog=_example(
     "mer-bench tune --protocol casme2-5class --model ststnet --trials 20",
-    "mer-bench tune --protocol samm-5class --model ststnet --trials 10 --executor ray --asha"))
+    "mer-bench tune --protocol samm-5class --model ststnet --trials 10 --asha"))
 def tune(
     protocol: Annotated[str, typer.Option(help="Protocol id, e.g. casme2-5class.")],
     model: Annotated[str, typer.Option(help="Model name, e.g. ststnet.")],
@@ -212,11 +223,10 @@ def tune(
     twin_scale: TrainingTwinScale = None,
     twin_seed: TwinSeed = 0,
     results: ResultsDir = Path("results"),
-    executor: Annotated[TuneExecutor, typer.Option(
-        help="How trials run: local (plain Optuna, in this process) or ray (Ray Tune).")]
-        = TuneExecutor.local,
-    address: Annotated[Optional[str], typer.Option(
-        help="Ray: join the cluster at this address instead of starting Ray embedded.")] = None,
+    executor: ExecutorName = None,
+    device: DeviceOption = "auto",
+    workers: WorkersOption = None,
+    address: AddressOption = None,
     max_epochs: Annotated[Optional[int], typer.Option(
         min=1, help="Most epochs a trial may train (default: the model's own budget).")] = None,
     inner_folds: Annotated[int, typer.Option(
@@ -230,9 +240,9 @@ def tune(
     from mer_bench.tune.nested import TuneSettings, check_settings, tune_cell
 
     settings = TuneSettings(protocol=protocol, model=model, trials=trials, keyframes=keyframes,
-                            seed=seed, results=results, executor=executor.value,
-                            address=address, max_epochs=max_epochs, inner_folds=inner_folds,
-                            asha=asha)
+                            seed=seed, results=results, executor=executor, device=device,
+                            workers=workers, address=address, max_epochs=max_epochs,
+                            inner_folds=inner_folds, asha=asha)
     check_settings(settings)
     source = resolve_data_source(data_root, DEFAULT_TWIN_SCALE if twin_scale is None else twin_scale,
                                  twin_seed)
@@ -552,15 +562,24 @@ def visualize_tsne(
                           "<results>/plots/tsne/.")] = Path("results"),
     perplexity: Annotated[float, typer.Option(
         callback=_positive, help="t-SNE perplexity, capped at (samples - 1) / 3.")] = 30.0,
+    executor: ExecutorName = None,
+    device: DeviceOption = "auto",
+    workers: WorkersOption = None,
+    address: AddressOption = None,
 ) -> None:
     """t-SNE of held-out samples' learned features: each LOSO fold's model on its test subject."""
     from mer_bench.datasource import resolve_data_source
+    from mer_bench.execute import build_executor
+    from mer_bench.models import MODELS
     from mer_bench.report.tsne import tsne_features, write_tsne
 
+    runner = build_executor(executor, {"workers": workers, "address": address}, device=device,
+                            models=[MODELS.get(model)])
+    runner.preflight()
     source = resolve_data_source(data_root, DEFAULT_TWIN_SCALE if twin_scale is None else twin_scale,
                                  twin_seed)
     features, table = tsne_features(
-        protocol, model, keyframes, seed, source,
+        protocol, model, keyframes, seed, source, executor=runner, work=results,
         on_fold=lambda done, total: _say(f"fold {done}/{total}"))
     path = write_tsne(features, table, results / "plots" / "tsne", protocol_id=protocol,
                       model_name=model, keyframes=keyframes, seed=seed, perplexity=perplexity)

@@ -23,11 +23,16 @@ class TrainingBudget:
     # ``lr_decay_epochs`` epochs, then constant (the GAMDSS / MMNet schedule); 1.0 = none.
     lr_gamma: float = 1.0
     lr_decay_epochs: int = 0
+    # Mixed precision (bfloat16 autocast, on CUDA and on the CPU): opt-in, for the large models.
+    amp: bool = False
 
-    def as_dict(self) -> dict[str, float | int]:
-        return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                "weight_decay": self.weight_decay, "lr_gamma": self.lr_gamma,
-                "lr_decay_epochs": self.lr_decay_epochs}
+    def as_dict(self) -> dict[str, float | int | bool]:
+        budget = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+                  "weight_decay": self.weight_decay, "lr_gamma": self.lr_gamma,
+                  "lr_decay_epochs": self.lr_decay_epochs}
+        # It changes the numbers, so it is hashed; only when on, so that the config hashes of
+        # full-precision records stay what they were before the flag existed.
+        return {**budget, "amp": True} if self.amp else budget
 
 
 @dataclass(frozen=True)
@@ -53,15 +58,17 @@ class ModelSpec:
     resources: Mapping[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0.25})
 
     def with_options(self, *, epochs: int | None = None, batch_size: int | None = None,
-                     lr: float | None = None, weight_decay: float | None = None) -> "ModelSpec":
-        """This model with its training budget changed (``ststnet[epochs=5,lr=0.001]``).
+                     lr: float | None = None, weight_decay: float | None = None,
+                     amp: bool = False) -> "ModelSpec":
+        """This model with its training budget changed (``ststnet[epochs=5,lr=0.001]``);
+        ``amp=true`` trains in mixed precision (``gamdss-bdrt[amp=true]``).
 
         The budget is part of a record's config, so a changed budget is a different result.
         """
         from mer_bench.errors import ConfigError
 
         changes = {"epochs": epochs, "batch_size": batch_size, "lr": lr,
-                   "weight_decay": weight_decay}
+                   "weight_decay": weight_decay, "amp": amp or None}
         changes = {key: value for key, value in changes.items() if value is not None}
         for key in ("epochs", "batch_size"):
             if key in changes and changes[key] < 1:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from filelock import FileLock
 from rich.console import Console
@@ -22,7 +22,7 @@ from mer_bench.data.spec import DATASETS
 from mer_bench.datasource import (DataSource, cache_dir, load_dataset, missing_sample_list,
                                   twin_is_current)
 from mer_bench.errors import ConfigError
-from mer_bench.execute import EXECUTORS, Executor, Job
+from mer_bench.execute import Executor, Job, build_executor
 from mer_bench.execute.base import TrialsFailed
 from mer_bench.keyframes import KEYFRAME_STRATEGIES
 from mer_bench.models import MODELS
@@ -113,41 +113,15 @@ def expand_cells(suite: str | None, protocols: Sequence[str] | None, models: Seq
             for sel in selections]
 
 
-def make_executor(name: str, *, skip_completed: bool, address: str | None = None,
-                  num_cpus: int | None = None, num_gpus: float | None = None,
-                  storage: Path | None = None, max_failures: int = 2,
-                  gpu_share: float | None = None) -> Executor:
-    """Build an executor from the run options, refusing options that do not apply to it."""
-    factory = EXECUTORS.get(name)
-    if name != "ray":
-        given = [flag for flag, value in (("--address", address), ("--num-cpus", num_cpus),
-                                          ("--num-gpus", num_gpus), ("--storage", storage),
-                                          ("--gpu-share", gpu_share))
-                 if value is not None]
-        if given:
-            raise ConfigError(f"{', '.join(given)} only apply to --executor ray")
-        return factory(skip_completed=skip_completed)
-    if num_gpus and not address and not _machine_has_gpu():
-        raise ConfigError(f"--num-gpus {num_gpus:g}: this machine has no CUDA GPU; leave "
-                          "--num-gpus out to train on the CPU")
-    if gpu_share is not None and (gpu_share <= 0 or
-                                  (gpu_share > 1 and not float(gpu_share).is_integer())):
-        raise ConfigError(f"--gpu-share {gpu_share:g}: give a fraction in (0, 1] (e.g. 0.25 packs "
-                          "four jobs per GPU) or a whole number of GPUs")
-    if address and (num_cpus is not None or num_gpus is not None):
-        raise ConfigError("--num-cpus / --num-gpus size an embedded Ray; a cluster joined with "
-                          "--address brings its own resources")
-    if storage is not None:
-        storage = check_writable(storage, "Ray storage path")
-    return factory(skip_completed=skip_completed, address=address, num_cpus=num_cpus,
-                   num_gpus=num_gpus, storage=storage, max_failures=max_failures,
-                   gpu_share=gpu_share)
-
-
-def _machine_has_gpu() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
+def make_executor(name: str | None, *, options: Mapping[str, Any] | None = None,
+                  skip_completed: bool = False, device: str = "auto",
+                  cells: Sequence[Cell] = ()) -> Executor:
+    """The executor ``name`` (None: ``$MER_BENCH_EXECUTOR``, else auto: Ray where more than one
+    fold of these cells' models can train at once), built from the options given; the executor
+    checks its own options and refuses those it does not take."""
+    models = [MODELS.get(model) for model in dict.fromkeys(cell.model for cell in cells)]
+    return build_executor(name, options, skip_completed=skip_completed, device=device,
+                          models=models)
 
 
 def plan_run(cells: Sequence[Cell], *, source: DataSource, results: Path, runner: Executor,
@@ -233,7 +207,8 @@ def _say(console: Console, line: str) -> None:
 
 
 class ProgressDisplay:
-    """One bar over jobs and one over the folds of the current job."""
+    """One bar over jobs and one over the folds of the job that last reported one (jobs may
+    run side by side)."""
 
     def __init__(self, progress: Progress, n_jobs: int) -> None:
         self.progress = progress
@@ -244,8 +219,9 @@ class ProgressDisplay:
         self.progress.update(self.folds, completed=0, total=folds,
                              description=job.cell.cell_id)
 
-    def fold_done(self, done: int, total: int) -> None:
-        self.progress.update(self.folds, completed=done, total=total)
+    def fold_done(self, job: Job, done: int, total: int) -> None:
+        self.progress.update(self.folds, completed=done, total=total,
+                             description=job.cell.cell_id)
 
     def job_done(self, job: Job, result: JobResult | None) -> None:
         self.progress.advance(self.jobs)
@@ -256,9 +232,9 @@ class ProgressDisplay:
                 f"({result.wall_time_s:.1f} s)", highlight=False, markup=False, soft_wrap=True)
 
 
-def describe_plan(plan: RunPlan, *, gpu_share: float | None = None) -> str:
-    """The job matrix with each job's resources and whether a current record exists, then the
-    protocols that will be skipped and why."""
+def describe_plan(plan: RunPlan) -> str:
+    """The job matrix with what each fold reserves and whether a current record exists, the
+    executor and device, then the protocols that will be skipped and why."""
     from tabulate import tabulate
 
     from mer_bench.execute.job import completed_record
@@ -266,13 +242,13 @@ def describe_plan(plan: RunPlan, *, gpu_share: float | None = None) -> str:
     store = ResultStore(plan.results)
     rows = []
     for cell in plan.cells:
-        resources = MODELS.get(cell.model).resources
+        resources = plan.runner.reserves(cell.model)
         job = Job(cell, plan.source)
         status = ("done" if completed_record(job, store) else
                   "stale record" if store.has(cell) else "to run")
         rows.append([cell.protocol, cell.model, cell.keyframes, cell.seed, cell.selection,
                      f"{resources.get('cpu', 1):g}",
-                     f"{resources.get('gpu', 0) if gpu_share is None else gpu_share:g}", status])
+                     f"{resources.get('gpu', 0):g}", status])
     table = tabulate(rows, headers=["protocol", "model", "keyframes", "seed", "selection", "cpus",
                                     "gpu share", "status"], disable_numparse=True)
     to_run = sum(row[-1] != "done" for row in rows)
@@ -281,7 +257,7 @@ def describe_plan(plan: RunPlan, *, gpu_share: float | None = None) -> str:
             f"synthetic twins at scale {source.twin_scale:g}, seed {source.twin_seed}")
     lines = [table, f"{len(rows)} jobs on {data} (records in {store.records_dir / plan.cells[0].data}); "
                     f"{to_run} to run, {len(rows) - to_run} with a current record (reused with "
-                    "--skip-completed). A GPU share applies only where the cluster has GPUs."]
+                    "--skip-completed).", plan.runner.describe()]
     lines += [f"skipped {pid}: {reason}" for pid, reason in plan.skipped.items()]
     return "\n".join(lines)
 

@@ -190,6 +190,11 @@ class JobResult:
     wall_time_s: float
     started_at: str
     data_source: str
+    # Neither is hashed: they say what the run cost and where, not what it computed. Seconds
+    # inside the worker per fold, in fold order (data loading excluded; empty in older records),
+    # and the device the folds trained on (None in older records).
+    fold_wall_s: list[float] = field(default_factory=list)
+    device: str | None = None
 
     def record_dict(self) -> dict[str, Any]:
         """The JSON part of the record: every field but the tables."""
@@ -213,6 +218,8 @@ class JobResult:
             "wall_time_s": self.wall_time_s,
             "started_at": self.started_at,
             "data_source": self.data_source,
+            "fold_wall_s": list(self.fold_wall_s),
+            "device": self.device,
             "tables": ["predictions"] + (["keyframes"] if self.keyframes_used is not None else []),
         }
 
@@ -481,6 +488,8 @@ def _load_record(directory: Path) -> JobResult:
             wall_time_s=float(data["wall_time_s"]),
             started_at=str(data["started_at"]),
             data_source=str(data["data_source"]),
+            fold_wall_s=[float(v) for v in data.get("fold_wall_s", [])],
+            device=data.get("device"),
         )
     except KeyError as error:
         raise DataError(f"{path}: missing field {error}; delete {directory} and re-run that cell") from None

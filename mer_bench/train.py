@@ -8,16 +8,24 @@ predictions score best on them, as several published repositories do.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, ContextManager, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from mer_bench.device import check_amp
 from mer_bench.models import ModelSpec, TrainingBudget
 
 ORACLE = "oracle"
+
+
+def fold_seed(cell_seed: int, fold_index: int) -> int:
+    """The one seed rule: fold ``fold_index`` of a cell with seed ``cell_seed`` trains with this
+    seed, whoever trains it (a benchmark job on any executor, tuning, t-SNE)."""
+    return cell_seed * 1000 + fold_index
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ def train_and_predict(
                                   weight_decay=budget.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
     targets = torch.from_numpy(np.asarray(y_train, dtype=np.int64)).to(device)
+    precision = _autocast(device, budget.amp)
 
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=budget.lr_gamma)
     epoch_losses = []
@@ -88,24 +97,29 @@ def train_and_predict(
     n = len(targets)
     for epoch in range(budget.epochs):
         model.train()
+        # Shuffled on the CPU generator whatever the device, so a seed means the same batches
+        # everywhere; one small copy per epoch.
         order = torch.randperm(n, generator=shuffler).to(device)
-        total = 0.0
+        # The epoch's loss is summed on the device (in float64, as Python's float would): reading
+        # it back every batch would make the host wait for the GPU at every step.
+        total = torch.zeros((), dtype=torch.float64, device=device)
         for start in range(0, n, budget.batch_size):
             batch = order[start:start + budget.batch_size]
             if len(batch) < 2 and n > 1:
                 continue  # a batch of one breaks batch norm; its sample is seen next epoch
             optimiser.zero_grad()
-            loss = loss_fn(model(*[x[batch] for x in rising]), targets[batch])
-            if falling is not None:
-                loss = loss + loss_fn(model(*[x[batch] for x in falling]), targets[batch])
+            with precision():
+                loss = loss_fn(model(*[x[batch] for x in rising]), targets[batch])
+                if falling is not None:
+                    loss = loss + loss_fn(model(*[x[batch] for x in falling]), targets[batch])
             loss.backward()
             optimiser.step()
-            total += loss.item() * len(batch)
-        epoch_losses.append(total / n)
+            total += loss.detach().double() * len(batch)
+        epoch_losses.append(total.item() / n)
         if epoch < budget.lr_decay_epochs:
             schedule.step()
         if oracle_labels is not None:
-            predictions = _predict(model, test)
+            predictions = _predict(model, test, precision)
             correct = int((predictions == oracle_labels).sum())
             if best is None or correct > best[0]:
                 best = (correct, predictions, epoch + 1)
@@ -113,10 +127,20 @@ def train_and_predict(
     kept = model if keep_model else None
     if best is not None:
         return FoldOutcome(best[1], epoch_losses, best[2], kept)
-    return FoldOutcome(_predict(model, test), epoch_losses, budget.epochs, kept)
+    return FoldOutcome(_predict(model, test, precision), epoch_losses, budget.epochs, kept)
 
 
-def _predict(model: nn.Module, inputs: Sequence[torch.Tensor]) -> np.ndarray:
+def _autocast(device: str, amp: bool) -> Callable[[], ContextManager]:
+    """Mixed precision as the budget asks: bfloat16 autocast on the CPU and on CUDA alike (no
+    loss scaling needed, unlike float16), else full precision."""
+    if not amp:
+        return contextlib.nullcontext
+    check_amp(device)
+    return lambda: torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+
+
+def _predict(model: nn.Module, inputs: Sequence[torch.Tensor],
+             precision: Callable[[], ContextManager] = contextlib.nullcontext) -> np.ndarray:
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), precision():
         return model(*inputs).argmax(dim=1).cpu().numpy()

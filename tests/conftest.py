@@ -13,10 +13,17 @@ TINY_SCALE = 0.15
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory):
-    """Twins and input tensors of the test session never touch the user's cache."""
+    """Twins and input tensors of the test session never touch the user's cache.
+
+    Tests run the local executor unless they choose one: the default (Ray wherever more than one
+    fold can train at once) would start Ray in every test process and in every `mer-bench`
+    subprocess a test starts. One environment variable, inherited by those subprocesses, says it
+    once; the tests of the default itself unset it (test_executors.py), the Ray tests name Ray.
+    """
     cache = tmp_path_factory.mktemp("mer-bench-cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MER_BENCH_CACHE", str(cache))
+        patch.setenv("MER_BENCH_EXECUTOR", "local")
         patch.delenv("MER_BENCH_DATA", raising=False)
         yield cache
 

@@ -111,8 +111,10 @@ def test_predictions_are_those_of_the_benchmark_job(tsne_run, tiny_twin_root):
 
 def test_features_are_the_classifier_inputs_of_each_folds_test_side(fast_ststnet, tiny_twin_root,
                                                                      monkeypatch):
+    from mer_bench.execute import cell
+
     calls = []  # per fold: (seed, test rows handed to training, rows the hook saw)
-    real_train, real_features = tsne.train_and_predict, tsne.penultimate_features
+    real_train, real_features = cell.train_and_predict, tsne.penultimate_features
 
     def train_spy(spec, num_classes, x_train, y_train, x_test, **kwargs):
         calls.append([kwargs["seed"], len(x_test[0]), len(x_train[0])])
@@ -124,7 +126,7 @@ def test_features_are_the_classifier_inputs_of_each_folds_test_side(fast_ststnet
         calls[-1].append(len(features))
         return features
 
-    monkeypatch.setattr(tsne, "train_and_predict", train_spy)
+    monkeypatch.setattr(cell, "train_and_predict", train_spy)
     monkeypatch.setattr(tsne, "penultimate_features", features_spy)
     features, table = tsne.tsne_features(PROTOCOL, "ststnet", "annotated", 3,
                                          resolve_data_source(tiny_twin_root))

@@ -15,8 +15,8 @@ from mer_bench.metrics import pooled_metrics
 from mer_bench.models import MODELS
 from mer_bench.protocols import get_protocol
 from mer_bench.store import ResultStore
-from mer_bench.tune.inner import inner_data, load_cell_data, subject_partition
-from mer_bench.tune.nested import TuneSettings, tune_fold
+from mer_bench.tune.inner import inner_data, load_cell, subject_partition
+from mer_bench.tune.nested import TuneSettings, check_settings, tune_fold
 from mer_bench.tune.objective import FOLDS_DONE, inner_uf1
 from mer_bench.tune.ray_search import concurrency, trial_resources
 from mer_bench.tune.space import space_for
@@ -86,9 +86,9 @@ def fold_study(root: Path, results: Path, fold_index: int) -> tuple[list[float],
     """Run fold ``fold_index``'s study alone; its trial values, best params and best trial."""
     settings = TuneSettings(PROTOCOL, "ststnet", trials=3, results=results, max_epochs=MAX_EPOCHS)
     cell = settings.cell_on(resolve_data_source(root))
-    data = load_cell_data(cell, resolve_data_source(root))
+    data = load_cell(cell, resolve_data_source(root))
     best = tune_fold(data, data.folds[fold_index], space_for(data.model, MAX_EPOCHS), settings,
-                     storage_file(results, cell))
+                     storage_file(results, cell), check_settings(settings))
     (trials,) = studies(results, settings, root).values()
     return [t.value for t in trials], best.params, best.number
 
@@ -97,7 +97,7 @@ def test_poisoned_test_subject_labels_leave_its_folds_study_unchanged(
         tiny_twin_root, tmp_path, monkeypatch):
     source = resolve_data_source(tiny_twin_root)
     cell = TuneSettings(PROTOCOL, "ststnet", trials=1).cell_on(source)
-    clean_data = load_cell_data(cell, source)
+    clean_data = load_cell(cell, source)
     fold = clean_data.folds[0]
     validation_subject = clean_data.folds[1].test_subject  # on fold 0's training side
 
@@ -105,7 +105,7 @@ def test_poisoned_test_subject_labels_leave_its_folds_study_unchanged(
 
     with monkeypatch.context() as patch:
         poison_subject(patch, fold.test_subject)
-        poisoned_data = load_cell_data(cell, source)
+        poisoned_data = load_cell(cell, source)
         assert [poisoned_data.label_of[s] for s in fold.test_ids] != [
             clean_data.label_of[s] for s in fold.test_ids], "the poison must reach the labels"
         assert fold_study(tiny_twin_root, tmp_path / "poisoned-test", 0) == clean
@@ -242,6 +242,8 @@ def test_trials_reserve_the_models_resources_and_pack_onto_the_cluster():
     small = {"cpu": 1, "gpu": 0.25}
     assert trial_resources(small, {"CPU": 4, "GPU": 1}) == {"cpu": 1.0, "gpu": 0.25}
     assert trial_resources(small, {"CPU": 4}) == {"cpu": 1.0, "gpu": 0.0}
+    assert trial_resources(small, {"CPU": 4, "GPU": 1}, "cpu") == {"cpu": 1.0, "gpu": 0.0}
+    assert trial_resources(small, {"CPU": 4, "GPU": 1}, "auto", 0.5)["gpu"] == 0.5
     assert concurrency({"cpu": 1.0, "gpu": 0.25}, {"CPU": 16, "GPU": 1}, trials=10) == 4
     assert concurrency({"cpu": 2.0, "gpu": 0.0}, {"CPU": 3}, trials=10) == 1
     assert concurrency({"cpu": 1.0, "gpu": 0.0}, {"CPU": 8}, trials=3) == 3
@@ -251,14 +253,15 @@ def test_trials_reserve_the_models_resources_and_pack_onto_the_cluster():
 def test_ray_search_fills_the_same_study_with_the_same_objective(
         ray_session, tiny_twin_root, tmp_path, monkeypatch):
     # CPU-only trials, so a machine with a GPU computes the objective exactly as the local check
-    monkeypatch.setattr("mer_bench.tune.ray_search.trial_resources",
-                        lambda declared, cluster: {"cpu": 1.0, "gpu": 0.0})
     settings = TuneSettings(PROTOCOL, "ststnet", trials=3, results=tmp_path / "results",
-                            max_epochs=MAX_EPOCHS, executor="ray", asha=True)
+                            max_epochs=MAX_EPOCHS, executor="ray", asha=True, device="cpu")
     cell = settings.cell_on(resolve_data_source(tiny_twin_root))
-    data = load_cell_data(cell, resolve_data_source(tiny_twin_root))
+    data = load_cell(cell, resolve_data_source(tiny_twin_root))
     space = space_for(data.model, MAX_EPOCHS)
-    best = tune_fold(data, data.folds[0], space, settings, storage_file(settings.results, cell))
+    executor = check_settings(settings)
+    assert executor.name == "ray" and executor.asha
+    best = tune_fold(data, data.folds[0], space, settings, storage_file(settings.results, cell),
+                     executor)
     (trials,) = studies(settings.results, settings, tiny_twin_root).values()
     assert len(trials) == 3 and all(t.state.is_finished() for t in trials)
     inner = inner_data(data, data.folds[0], 3, settings.seed)

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from mer_bench.data.sample import KeyFrames, Sample
+from mer_bench.data.sample import KeyFrames
 from mer_bench.data.spec import DATASETS
-from mer_bench.datasource import DataSource, cache_dir, data_provenance, protocol_samples
+from mer_bench.datasource import DataSource, data_provenance
 from mer_bench.errors import DataError
-from mer_bench.inputs import InputCache
+from mer_bench.execute.cell import CellData, FoldRun, load_cell, make_strategy, train_fold
 from mer_bench.inputs.face_crop import DEFAULT_SPEC
 from mer_bench.inputs.face_detect import DEFAULT_DETECTOR
-from mer_bench.inputs.representations import INPUTS, Branch, build_input
-from mer_bench.keyframes import KEYFRAME_STRATEGIES, KeyframeStrategy, keyframes_for
+from mer_bench.inputs.representations import INPUTS
+from mer_bench.keyframes import KeyframeStrategy
 from mer_bench.metrics import pooled_metrics
 from mer_bench.missing_apex import apex_fill_config, fill_rule
-from mer_bench.models import MODELS, ModelSpec, TrainingBudget, count_flops, count_parameters
-from mer_bench.protocols import Fold, LabelledSample, Protocol, get_protocol, make_folds
+from mer_bench.models import MODELS, ModelSpec, TrainingBudget, count_flops, spec_parameters
+from mer_bench.protocols import LabelledSample, Protocol, get_protocol
 from mer_bench.store import (Cell, JobResult, ResultStore, config_hash, data_key, git_commit,
                              package_versions)
-from mer_bench.train import ORACLE, FoldOutcome, train_and_predict
+from mer_bench.train import ORACLE
 
 FoldCallback = Callable[[int, int], None]
 
@@ -51,11 +49,6 @@ class Job:
 
     def budget_for(self, model: ModelSpec, fold_index: int) -> TrainingBudget:
         return self.fold_budgets[fold_index] if self.fold_budgets else model.budget
-
-
-def make_strategy(spec: str) -> KeyframeStrategy:
-    """The strategy ``spec`` names, options applied (``gamdss[distance=flow]``)."""
-    return KEYFRAME_STRATEGIES.create(spec)
 
 
 def job_config(job: Job, protocol: Protocol, model: ModelSpec,
@@ -94,55 +87,6 @@ def _face_crop_config(protocol: Protocol) -> dict:
     return {"face_crop": {"detector": DEFAULT_DETECTOR.identity(), **asdict(DEFAULT_SPEC)}}
 
 
-def _select_keyframes(strategy: KeyframeStrategy, labelled: Sequence[LabelledSample],
-                      *, is_test: bool) -> dict[str, KeyFrames]:
-    return {item.sample.sample_id: keyframes_for(strategy, item.sample, is_test=is_test)
-            for item in labelled}
-
-
-Inputs = dict[str, list[np.ndarray]]
-
-
-def _inputs(model: ModelSpec, samples: Mapping[str, Sample], keyframes: Mapping[str, KeyFrames],
-            branch: Branch, cache: InputCache) -> Inputs:
-    """Per sample id, one array per model input, in the order ``forward`` takes them."""
-    return {sid: [build_input(kind, samples[sid], keyframes[sid], branch, model.input_size, cache)
-                  for kind in model.inputs]
-            for sid in keyframes}
-
-
-def stack(inputs: Inputs, ids: Sequence[str]) -> list[np.ndarray]:
-    """The arrays of ``ids``, one (N, C, H, W) batch per model input."""
-    return [np.stack([inputs[sid][i] for sid in ids]) for i in range(len(inputs[ids[0]]))]
-
-
-@dataclass(frozen=True)
-class CellInputs:
-    """A cell's key frames per side and the model inputs built from them (input cache shared)."""
-
-    train_keyframes: dict[str, KeyFrames]
-    test_keyframes: dict[str, KeyFrames]
-    train: Inputs  # training-side key frames, rising branch
-    test: Inputs  # test-side key frames, rising branch
-    falling: Inputs | None  # training-side key frames, falling branch (two-branch models only)
-
-
-def cell_inputs(model: ModelSpec, strategy: KeyframeStrategy,
-                labelled: Sequence[LabelledSample]) -> CellInputs:
-    """What every fold of a cell trains and predicts on; benchmark jobs, nested tuning and t-SNE
-    all build it here, so they see the same inputs."""
-    by_id = {item.sample.sample_id: item.sample for item in labelled}
-    train_keyframes = _select_keyframes(strategy, labelled, is_test=False)
-    test_keyframes = _select_keyframes(strategy, labelled, is_test=True)
-    cache = InputCache(cache_dir() / "inputs")
-    return CellInputs(
-        train_keyframes, test_keyframes,
-        train=_inputs(model, by_id, train_keyframes, "rising", cache),
-        test=_inputs(model, by_id, test_keyframes, "rising", cache),
-        falling=(_inputs(model, by_id, train_keyframes, "falling", cache)
-                 if model.two_branch else None))
-
-
 def expected_config_hash(job: Job) -> str:
     """The config hash ``job``'s record will carry, known without training (the data is loaded,
     once per process: rows excluded and the sample list used are part of the config)."""
@@ -159,42 +103,45 @@ def completed_record(job: Job, store: ResultStore) -> JobResult | None:
 
 
 def run_job(job: Job, on_fold: FoldCallback | None = None, device: str = "cpu") -> JobResult:
-    """Run every fold of ``job`` and return its record (not yet stored)."""
-    started = time.perf_counter()
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    protocol = get_protocol(job.cell.protocol)
-    model = MODELS.get(job.cell.model)
-    strategy = make_strategy(job.cell.keyframes)
+    """Run every fold of ``job`` in this process, in order, and return its record (not stored).
 
-    samples = protocol_samples(protocol, job.source)
-    labelled = protocol.label_samples(samples)
-    if not labelled:
-        raise DataError(f"protocol {protocol.id}: no sample carries one of its labels "
-                        f"({', '.join(protocol.classes)}); check the emotion column")
-    folds = make_folds(protocol, labelled)
-    if job.fold_budgets is not None and len(job.fold_budgets) != len(folds):
-        raise DataError(f"{job.cell.cell_id}: {len(job.fold_budgets)} tuned budgets for "
-                        f"{len(folds)} folds; the data changed since tuning, tune again")
-    by_id = {item.sample.sample_id: item.sample for item in labelled}
-    label_of = {item.sample.sample_id: item.label for item in labelled}
-    inputs = cell_inputs(model, strategy, labelled)
-
-    rows, losses, chosen_epochs = [], [], []
-    for fold in folds:
-        outcome = _run_fold(job, model, protocol, fold, inputs, label_of, device)
-        predictions = outcome.predictions
-        losses.append(outcome.epoch_losses)
-        chosen_epochs.append(outcome.chosen_epoch)
-        for sid, predicted in zip(fold.test_ids, predictions):
-            rows.append({"sample_id": sid, "subject": by_id[sid].subject_key,
-                         "fold": fold.index, "y_true": label_of[sid], "y_pred": int(predicted)})
+    Executors run the same folds through `execute.tasks` (spread over workers, each fold kept
+    as it ends); both assemble the record with `assemble_record`, so the records are the same.
+    """
+    data = load_cell(job.cell, job.source)
+    check_fold_budgets(job, len(data.folds))
+    runs = []
+    for fold in data.folds:
+        run, _, _ = train_fold(data, fold, budget=job.budget_for(data.model, fold.index),
+                               device=device, prepare_s=data.prepare_s if not runs else 0.0)
+        runs.append(run)
         if on_fold:
-            on_fold(fold.index + 1, len(folds))
+            on_fold(fold.index + 1, len(data.folds))
+    return assemble_record(job, data, runs)
 
+
+def check_fold_budgets(job: Job, n_folds: int) -> None:
+    if job.fold_budgets is not None and len(job.fold_budgets) != n_folds:
+        raise DataError(f"{job.cell.cell_id}: {len(job.fold_budgets)} tuned budgets for "
+                        f"{n_folds} folds; the data changed since tuning, tune again")
+
+
+def assemble_record(job: Job, data: CellData, runs: Sequence[FoldRun]) -> JobResult:
+    """The cell's record from its folds' runs (any order, any workers): predictions pooled over
+    the folds, in fold order."""
+    protocol, model = data.protocol, data.model
+    runs = sorted(runs, key=lambda run: run.index)
+    if [run.index for run in runs] != [fold.index for fold in data.folds]:
+        raise DataError(f"{job.cell.cell_id}: folds {[run.index for run in runs]} were trained, "
+                        f"the data has {len(data.folds)}; run the cell again")
+    by_id, label_of = data.by_id, data.label_of
+    rows = [{"sample_id": sid, "subject": by_id[sid].subject_key, "fold": run.index,
+             "y_true": label_of[sid], "y_pred": predicted}
+            for run in runs for sid, predicted in zip(run.test_ids, run.predictions)]
     predictions = pd.DataFrame(rows)
     predictions["true_label"] = [protocol.classes[i] for i in predictions["y_true"]]
     predictions["pred_label"] = [protocol.classes[i] for i in predictions["y_pred"]]
-    config = job_config(job, protocol, model, strategy)
+    config = job_config(job, protocol, model, make_strategy(job.cell.keyframes))
     return JobResult(
         cell=job.cell,
         protocol_version=protocol.version,
@@ -203,35 +150,26 @@ def run_job(job: Job, on_fold: FoldCallback | None = None, device: str = "cpu") 
         config_hash=config_hash(config),
         selection_mode=job.cell.selection,
         metrics=pooled_metrics(predictions["y_true"], predictions["y_pred"], protocol.classes),
-        param_count=count_parameters(model.build(len(protocol.classes))),
+        param_count=spec_parameters(model, len(protocol.classes)),
         flops=count_flops(model, len(protocol.classes),
                           [INPUTS.get(kind).channels for kind in model.inputs]),
         n_samples=len(predictions),
-        n_folds=len(folds),
+        n_folds=len(runs),
         predictions=predictions,
-        keyframes_used=_keyframes_table(labelled, inputs.train_keyframes, inputs.test_keyframes),
-        curves={"train_loss_mean": _mean_curve(losses),
-                **({"oracle_epochs": chosen_epochs} if job.cell.selection == ORACLE else {})},
+        keyframes_used=_keyframes_table(data.labelled, data.inputs.train_keyframes,
+                                        data.inputs.test_keyframes),
+        curves={"train_loss_mean": _mean_curve([run.epoch_losses for run in runs]),
+                **({"oracle_epochs": [run.chosen_epoch for run in runs]}
+                   if job.cell.selection == ORACLE else {})},
         git_commit=git_commit(),
         package_versions=package_versions(),
-        wall_time_s=round(time.perf_counter() - started, 3),
-        started_at=started_at,
+        # the cell's cost in worker time: building its inputs, then every fold
+        wall_time_s=round(sum(run.prepare_s + run.wall_s for run in runs), 3),
+        started_at=min(run.started_at for run in runs),
         data_source=config["data"],
+        fold_wall_s=[run.wall_s for run in runs],
+        device=" + ".join(sorted({run.device for run in runs})),
     )
-
-
-def _run_fold(job: Job, model: ModelSpec, protocol: Protocol, fold: Fold, inputs: CellInputs,
-              label_of: Mapping[str, int], device: str) -> FoldOutcome:
-    """Train on the fold's training side; the test side enters as inputs only, never labels,
-    except in the oracle selection mode, whose whole point is to measure that leak."""
-    y_train = np.array([label_of[sid] for sid in fold.train_ids])
-    oracle_labels = (np.array([label_of[sid] for sid in fold.test_ids])
-                     if job.cell.selection == ORACLE else None)
-    return train_and_predict(
-        model, len(protocol.classes), stack(inputs.train, fold.train_ids), y_train,
-        stack(inputs.test, fold.test_ids), seed=job.cell.seed * 1000 + fold.index,
-        x_train_falling=stack(inputs.falling, fold.train_ids) if inputs.falling else None,
-        budget=job.budget_for(model, fold.index), oracle_labels=oracle_labels, device=device)
 
 
 def _mean_curve(curves: Sequence[Sequence[float]]) -> list[float]:

@@ -1,18 +1,21 @@
 """t-SNE of learned features: how a cell's trained models see subjects they never trained on.
 
 The features are those of HELD-OUT samples: every fold of the cell is trained exactly as a
-benchmark job trains it (same key frames, inputs, seed per fold and budget), and each fold's model
-embeds only that fold's test samples; the rows are then pooled over folds. Features of training
-samples would show how well a model memorised its training set, not how it generalises.
+benchmark job trains it (the same fold tasks, on any executor: same key frames, inputs, seed per
+fold and budget), and each fold's model embeds only that fold's test samples; the rows are then
+pooled over folds. Features of training samples would show how well a model memorised its
+training set, not how it generalises.
 The features are the input of the model's final ``nn.Linear`` (its classifier head).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
+import tempfile
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,11 +24,16 @@ from torch import nn
 
 from mer_bench.datasource import DataSource, protocol_samples
 from mer_bench.errors import ConfigError, DataError
-from mer_bench.execute.job import cell_inputs, make_strategy, stack
-from mer_bench.models import MODELS
-from mer_bench.protocols import get_protocol, make_folds
 from mer_bench.files import atomic_write_bytes, atomic_write_text
-from mer_bench.train import standardise, train_and_predict
+from mer_bench.keyframes import KEYFRAME_STRATEGIES
+from mer_bench.models import MODELS
+from mer_bench.protocols import Fold, get_protocol, make_folds
+from mer_bench.store import Cell, data_key
+from mer_bench.train import FoldOutcome, standardise
+
+if TYPE_CHECKING:
+    from mer_bench.execute.base import Executor
+    from mer_bench.execute.cell import CellData, FoldArrays
 
 MIN_SAMPLES = 5  # t-SNE needs perplexity < n; fewer points than this make no picture
 FoldCallback = Callable[[int, int], None]
@@ -64,9 +72,15 @@ def penultimate_features(model: nn.Module, head: nn.Linear,
 
 
 def tsne_features(protocol_id: str, model_name: str, keyframes: str, seed: int,
-                  source: DataSource, *, device: str = "cpu",
+                  source: DataSource, *, executor: "Executor | None" = None,
+                  work: Path | None = None,
                   on_fold: FoldCallback | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     """Penultimate features of every test sample of the cell, pooled over its folds.
+
+    The folds train on ``executor`` (default: the local one, on the CPU), exactly as the cell's
+    benchmark job trains them, each fold model embedding its own test side
+    (`held_out_features`); they are staged under ``work`` (default: a temporary folder; on a
+    multi-node cluster, a folder every node sees).
 
     Returns ``features`` (N, D) and a table of the same N rows in the same order: sample id,
     subject, dataset, fold, true ``label`` and the fold model's ``predicted`` label (both
@@ -75,9 +89,14 @@ def tsne_features(protocol_id: str, model_name: str, keyframes: str, seed: int,
     names are unknown, there are fewer than ``MIN_SAMPLES`` test samples, or the model has no
     Linear classifier head.
     """
+    from mer_bench.execute.job import Job
+    from mer_bench.execute.local import LocalExecutor
+    from mer_bench.execute.runs import plan_task
+    from mer_bench.execute.tasks import discard, features_path, new_run_id, read_runs
+
     protocol = get_protocol(protocol_id)
     model = MODELS.get(model_name)
-    strategy = make_strategy(keyframes)
+    strategy = KEYFRAME_STRATEGIES.canonical(keyframes)
     num_classes = len(protocol.classes)
     final_linear(model.build(num_classes), model.name, num_classes)
 
@@ -90,36 +109,64 @@ def tsne_features(protocol_id: str, model_name: str, keyframes: str, seed: int,
     by_id = {item.sample.sample_id: item.sample for item in labelled}
     label_of = {item.sample.sample_id: item.label for item in labelled}
 
-    inputs = cell_inputs(model, strategy, labelled)  # the inputs run_job trains on
+    job = Job(Cell(protocol.id, MODELS.canonical(model_name), strategy, seed,
+                   data=data_key(source)), source)
+    executor = executor or LocalExecutor(device="cpu")
+    with contextlib.ExitStack() as stack:
+        root = work or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mer-tsne-")))
+        task = plan_task(job, root, new_run_id(), resume=False, kind="tsne",
+                         features=f"{__name__}:held_out_features")
+        errors = executor.run_tasks([task], _FoldCount(on_fold))
+        runs = read_runs(task.stage)
+        if len(runs) != len(folds):
+            raise RuntimeError(f"t-SNE of {job.cell.cell_id}: {len(runs)} of {len(folds)} folds "
+                               f"trained ({errors.get(0, 'no error reported')})")
+        blocks = [np.load(features_path(task.stage, run.index)) for run in runs]
+        discard(task.stage)
 
-    blocks, rows = [], []
-    for fold in folds:
-        x_train = stack(inputs.train, fold.train_ids)
-        x_test = stack(inputs.test, fold.test_ids)
-        outcome = train_and_predict(
-            model, num_classes, x_train, np.array([label_of[sid] for sid in fold.train_ids]),
-            x_test, seed=seed * 1000 + fold.index,
-            x_train_falling=stack(inputs.falling, fold.train_ids) if inputs.falling else None,
-            budget=model.budget, device=device, keep_model=True)
-        # The test side as train_and_predict fed it: standardised with training statistics.
-        test = [torch.from_numpy(standardise(a.astype(np.float32), b.astype(np.float32))[1])
-                .to(device) for a, b in zip(x_train, x_test)]
-        trained = outcome.model
-        blocks.append(penultimate_features(
-            trained, final_linear(trained, model.name, num_classes), test))
-        for sid, predicted in zip(fold.test_ids, outcome.predictions):
+    rows = []
+    for run in runs:
+        for sid, predicted in zip(run.test_ids, run.predictions):
             sample = by_id[sid]
             rows.append({"sample_id": sid, "subject": sample.subject_key,
-                         "dataset": sample.dataset, "fold": fold.index,
+                         "dataset": sample.dataset, "fold": run.index,
                          "label": protocol.classes[label_of[sid]],
                          "predicted": protocol.classes[int(predicted)]})
-        if on_fold:
-            on_fold(fold.index + 1, len(folds))
-
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     for column in ("label", "predicted"):
         table[column] = pd.Categorical(table[column], categories=list(protocol.classes))
     return np.concatenate(blocks), table
+
+
+def held_out_features(data: "CellData", fold: Fold, outcome: FoldOutcome,
+                      arrays: "FoldArrays") -> np.ndarray:
+    """A fold task's extra: the fold model's features of its test side, fed as training fed it
+    (standardised with training statistics)."""
+    trained = outcome.model
+    device = next(trained.parameters()).device
+    test = [torch.from_numpy(standardise(a.astype(np.float32), b.astype(np.float32))[1])
+            .to(device) for a, b in zip(arrays.x_train, arrays.x_test)]
+    num_classes = len(data.protocol.classes)
+    return penultimate_features(trained, final_linear(trained, data.model.name, num_classes),
+                                test)
+
+
+class _FoldCount:
+    """Fold-task events as ``on_fold(done, total)``."""
+
+    def __init__(self, on_fold: FoldCallback | None) -> None:
+        self.on_fold, self.done = on_fold, 0
+
+    def task_started(self, task) -> None:
+        pass
+
+    def fold_kept(self, task, index: int) -> None:
+        self.done += 1
+        if self.on_fold:
+            self.on_fold(self.done, task.n_folds)
+
+    def task_ended(self, task) -> None:
+        pass
 
 
 def embed(features: np.ndarray, *, seed: int, perplexity: float = 30.0) -> np.ndarray:

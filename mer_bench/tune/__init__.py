@@ -12,10 +12,11 @@ can read, and the objects handed to a study (`inner.InnerData`) do not even hold
 Each fold's best configuration becomes that fold's `TrainingBudget`, and the cell is then evaluated
 once with the standard protocol (selection mode ``optuna-nested``). Every study of one cell lives
 in one SQLite file, ``<results>/tuning/<cell path>.db``; re-running resumes, running only the
-trials still missing. ``executor="ray"`` runs the same studies through Ray Tune's Optuna searcher.
+trials still missing. The trials run on an executor of the executor registry
+(`Executor.optimize`): plain Optuna in this process, or Ray Tune's Optuna searcher.
 
-Modules: `space` (what may change), `inner` (loading a cell; the training side of one fold, split
-by subject), `objective` (inner-validation UF1), `study` (storage, resume, best trial),
+Modules: `space` (what may change), `inner` (the training side of one fold, split by subject;
+the cell itself is loaded by `execute.cell`), `objective` (inner-validation UF1), `study` (storage, resume, best trial),
 `ray_search` (the Ray Tune path), `nested` (the whole cell: check, tune, evaluate, store). This
 package file imports none of them: Ray's trial workers import `ray_search` and should not pay for
 data loading or reporting modules they never use.

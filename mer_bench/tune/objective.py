@@ -16,7 +16,7 @@ import numpy as np
 
 from mer_bench.metrics import pooled_metrics
 from mer_bench.models import MODELS, TrainingBudget
-from mer_bench.train import train_and_predict
+from mer_bench.train import fold_seed, train_and_predict
 
 METRIC = "inner_uf1"
 # How many inner folds a trial's score covers: a trial user attribute, and a reported result.
@@ -48,9 +48,9 @@ class InnerData:
 
 
 def training_seed(cell_seed: int, fold_index: int, inner_fold: int) -> int:
-    """The seed of one inner training run; the same for every trial, so trials differ only in
-    their configuration."""
-    return (cell_seed * 1000 + fold_index) * 1000 + inner_fold
+    """The seed of one inner training run: the outer fold's seed, extended by the inner fold;
+    the same for every trial, so trials differ only in their configuration."""
+    return fold_seed(cell_seed, fold_index) * 1000 + inner_fold
 
 
 def running_inner_uf1(data: InnerData, budget: TrainingBudget, cell_seed: int,

@@ -30,6 +30,7 @@ import optuna
 
 from mer_bench.tune.objective import FOLDS_DONE, METRIC, InnerData, running_inner_uf1
 from mer_bench.tune.space import SearchSpace
+from mer_bench.tune.study import StudyRun
 
 TRIAL_NUMBER = "optuna_trial"
 
@@ -68,26 +69,26 @@ def progress_recorder(storage: optuna.storages.BaseStorage, name: str) -> Any:
 
 
 def run_trial(config: dict[str, Any], *, data: InnerData, space: SearchSpace,
-              cell_seed: int) -> None:
+              cell_seed: int, device: str) -> None:
     """The Tune trainable: score one configuration, reporting after every inner fold."""
+    import ray
     from ray import tune
 
+    from mer_bench.device import trial_device
+
     budget = space.budget(config)
-    for done, score in enumerate(running_inner_uf1(data, budget, cell_seed, _device()), start=1):
+    on = trial_device(device, ray.get_gpu_ids())
+    for done, score in enumerate(running_inner_uf1(data, budget, cell_seed, on), start=1):
         tune.report({METRIC: score, FOLDS_DONE: done})
 
 
-def _device() -> str:
-    import ray
-    import torch
-
-    return "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
-
-
-def trial_resources(declared: Mapping[str, float], cluster: Mapping[str, float]) -> dict:
-    """The model's CPUs, and its GPU share only where the cluster has GPUs at all."""
-    return {"cpu": float(declared.get("cpu", 1)),
-            "gpu": float(declared.get("gpu", 0)) if cluster.get("GPU", 0) > 0 else 0.0}
+def trial_resources(declared: Mapping[str, float], cluster: Mapping[str, float],
+                    device: str = "auto", gpu_share: float | None = None) -> dict:
+    """The model's CPUs, and its GPU share (or ``gpu_share``) only where trials train on GPUs:
+    the cluster has some and the device is not the CPU."""
+    share = declared.get("gpu", 0) if gpu_share is None else gpu_share
+    gpus = cluster.get("GPU", 0) > 0 and device != "cpu"
+    return {"cpu": float(declared.get("cpu", 1)), "gpu": float(share) if gpus else 0.0}
 
 
 def concurrency(resources: Mapping[str, float], cluster: Mapping[str, float], trials: int) -> int:
@@ -96,44 +97,43 @@ def concurrency(resources: Mapping[str, float], cluster: Mapping[str, float], tr
     return max(1, min([trials, *(int(f) for f in fits)]))
 
 
-def optimize_ray(storage: optuna.storages.BaseStorage, name: str,
-                 sampler: optuna.samplers.BaseSampler, space: SearchSpace, data: InnerData,
-                 cell_seed: int, n_trials: int, *, declared: Mapping[str, float], asha: bool,
-                 address: str | None = None) -> None:
-    """Run ``n_trials`` more trials of study ``name`` as Ray Tune trials."""
-    if not n_trials:
+def optimize_ray(run: StudyRun, *, asha: bool, device: str = "auto",
+                 gpu_share: float | None = None, workers: int | None = None) -> None:
+    """Run ``run.n_trials`` more trials of its study as Ray Tune trials (Ray already started)."""
+    if not run.n_trials:
         return
-    from mer_bench.execute.ray_session import start_ray
-
-    ray = start_ray(address)
+    import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
     cluster = ray.cluster_resources()
-    resources = trial_resources(declared, cluster)
-    searcher = OptunaSearch(space=SuggestWithNumber(space), metric=METRIC, mode="max",
-                            sampler=sampler, study_name=name, storage=storage)
-    scheduler = (ASHAScheduler(time_attr="training_iteration", max_t=data.n_inner,
+    resources = trial_resources(run.resources, cluster, device, gpu_share)
+    searcher = OptunaSearch(space=SuggestWithNumber(run.space), metric=METRIC, mode="max",
+                            sampler=run.study.sampler, study_name=run.name, storage=run.storage)
+    scheduler = (ASHAScheduler(time_attr="training_iteration", max_t=run.data.n_inner,
                                grace_period=1, reduction_factor=2) if asha else None)
     trainable = tune.with_resources(
-        tune.with_parameters(run_trial, data=data, space=space, cell_seed=cell_seed), resources)
+        tune.with_parameters(run_trial, data=run.data, space=run.space, cell_seed=run.cell_seed,
+                             device=device), resources)
+    concurrent = concurrency(resources, cluster, run.n_trials)
     # Tune's own experiment folder is scratch: the study in SQLite is what resumes.
     with tempfile.TemporaryDirectory(prefix="mer-bench-tune-") as scratch:
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
                 metric=METRIC, mode="max", search_alg=searcher, scheduler=scheduler,
-                num_samples=n_trials,
-                max_concurrent_trials=concurrency(resources, cluster, n_trials),
+                num_samples=run.n_trials,
+                max_concurrent_trials=min(concurrent, workers) if workers else concurrent,
                 reuse_actors=True, trial_dirname_creator=lambda trial: trial.trial_id),
             run_config=tune.RunConfig(name="study", storage_path=str(Path(scratch).resolve()),
-                                      callbacks=[progress_recorder(storage, name)], verbose=0),
+                                      callbacks=[progress_recorder(run.storage, run.name)],
+                                      verbose=0),
         )
         grid = tuner.fit()
     errors = [result.error for result in grid if result.error is not None]
     if errors:
-        raise RuntimeError(f"{len(errors)} of {n_trials} trials of study {name!r} failed; "
+        raise RuntimeError(f"{len(errors)} of {run.n_trials} trials of study {run.name!r} failed; "
                            f"the first: {_first_line(errors[0])}")
 
 

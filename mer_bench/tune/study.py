@@ -12,6 +12,7 @@ is refused before any trial runs.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -112,15 +113,33 @@ def best_trial(study: optuna.Study, n_inner: int) -> FrozenTrial:
     return max(scored, key=lambda t: (t.value, -t.number))
 
 
+@dataclass(frozen=True)
+class StudyRun:
+    """The missing trials of one study, for an executor to run (`Executor.optimize`)."""
+
+    storage: optuna.storages.BaseStorage
+    study: optuna.Study
+    space: SearchSpace
+    data: InnerData
+    cell_seed: int
+    n_trials: int
+    resources: Mapping[str, float]  # what the model declares per training run
+
+    @property
+    def name(self) -> str:
+        return self.study.study_name
+
+
 def optimize_local(study: optuna.Study, space: SearchSpace, data: InnerData, cell_seed: int,
-                   n_trials: int) -> None:
+                   n_trials: int, *, device: str = "cpu") -> None:
     """Run ``n_trials`` trials in this process (plain ``study.optimize``)."""
 
     def objective(trial: optuna.Trial) -> float:
         space.suggest(trial)
         budget: TrainingBudget = space.budget(trial.params)
         score = float("nan")
-        for step, score in enumerate(running_inner_uf1(data, budget, cell_seed), start=1):
+        for step, score in enumerate(running_inner_uf1(data, budget, cell_seed, device),
+                                     start=1):
             trial.report(score, step)
             trial.set_user_attr(FOLDS_DONE, step)
         return score
