@@ -1,0 +1,180 @@
+"""Timed training steps of a registered model, the cost measurement under the planner and the
+throughput table.
+
+A step is what `mer_bench.train` does per batch: forward, cross-entropy, backward (a two-branch
+model adds the falling branch's forward and loss), an AdamW step, and reading the loss back. It
+runs on random inputs of the model's shape, with as many threads as the model reserves CPUs.
+`measure_steps` does this in a fresh process, so that its peak resident memory is a worker's:
+Python, torch, the job code, the model, its optimiser state and one batch's activations.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+from mer_bench.errors import ConfigError
+
+# Keep timing a batch size until this long has passed (and at least MIN_STEPS steps).
+MIN_SECONDS = 1.0
+MIN_STEPS = 2
+MAX_STEPS = 50
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """Seconds per training step of one model, at two batch sizes, on one device."""
+
+    model: str
+    device: str
+    threads: int
+    batch_size: int
+    step_s: float
+    small_batch: int
+    small_step_s: float
+    predict_s_per_sample: float
+    peak_rss: int  # bytes, of the process that timed the steps
+
+    def step_at(self, batch: int) -> float:
+        """A step at ``batch`` samples: linear in the batch size through the two timings."""
+        if self.batch_size == self.small_batch:
+            return self.step_s * batch / self.batch_size
+        slope = (self.step_s - self.small_step_s) / (self.batch_size - self.small_batch)
+        return max(self.small_step_s + slope * (batch - self.small_batch), 0.0)
+
+    def fold_seconds(self, *, epochs: int, n_train: int, n_test: int,
+                     predict_every_epoch: bool = False) -> float:
+        """Training ``epochs`` over ``n_train`` samples in batches of ``batch_size`` (a last
+        batch of one is skipped, as `mer_bench.train` does), then predicting ``n_test``."""
+        full, rest = divmod(n_train, self.batch_size)
+        epoch = full * self.step_s + (self.step_at(rest) if rest >= 2 else 0.0)
+        predictions = epochs if predict_every_epoch else 1
+        return epochs * epoch + predictions * n_test * self.predict_s_per_sample
+
+
+def training_step(model_name: str, *, num_classes: int, batch_size: int,
+                  device: str = "cpu") -> Callable[[], float]:
+    """One training step of ``model_name`` on a fixed random batch, as a function to call."""
+    import torch
+    from torch import nn
+
+    from mer_bench.inputs.representations import INPUTS
+    from mer_bench.models import MODELS
+
+    spec = MODELS.get(model_name)
+    torch.manual_seed(0)
+    size = spec.input_size
+    rising = [torch.randn(batch_size, INPUTS.get(kind).channels, size, size, device=device)
+              for kind in spec.inputs]
+    falling = [x.flip(0) for x in rising] if spec.two_branch else None
+    targets = torch.arange(batch_size, device=device) % num_classes
+    model = spec.build(num_classes).to(device).train()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=spec.budget.lr,
+                                  weight_decay=spec.budget.weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step() -> float:
+        optimiser.zero_grad()
+        loss = loss_fn(model(*rising), targets)
+        if falling is not None:
+            loss = loss + loss_fn(model(*falling), targets)
+        loss.backward()
+        optimiser.step()
+        return loss.item()  # waits for the device, as training does every batch
+
+    return step
+
+
+def prediction(model_name: str, *, num_classes: int, batch_size: int,
+               device: str = "cpu") -> Callable[[], None]:
+    """One forward pass of ``batch_size`` samples in eval mode, as a function to call."""
+    import torch
+
+    from mer_bench.inputs.representations import INPUTS
+    from mer_bench.models import MODELS
+
+    spec = MODELS.get(model_name)
+    size = spec.input_size
+    inputs = [torch.randn(batch_size, INPUTS.get(kind).channels, size, size, device=device)
+              for kind in spec.inputs]
+    model = spec.build(num_classes).to(device).eval()
+
+    def predict() -> None:
+        with torch.no_grad():
+            model(*inputs).argmax(dim=1).cpu()
+
+    return predict
+
+
+def time_calls(call: Callable[[], object]) -> float:
+    """Seconds per call, after one warm-up call: repeated until MIN_SECONDS have passed."""
+    call()
+    done, started = 0, time.perf_counter()
+    while done < MIN_STEPS or (time.perf_counter() - started < MIN_SECONDS and done < MAX_STEPS):
+        call()
+        done += 1
+    return (time.perf_counter() - started) / done
+
+
+def time_steps(model_name: str, *, num_classes: int, device: str = "cpu",
+               batch_size: int | None = None) -> StepTiming:
+    """Time ``model_name``'s training steps here, at its budget's batch size (or
+    ``batch_size``) and at half of it, and its prediction per sample."""
+    import torch
+
+    from mer_bench.models import MODELS
+
+    spec = MODELS.get(model_name)
+    threads = max(1, int(spec.resources.get("cpu", 1)))
+    torch.set_num_threads(threads)
+    batch = batch_size or spec.budget.batch_size
+    small = max(2, batch // 2)
+    step_s = time_calls(training_step(model_name, num_classes=num_classes, batch_size=batch,
+                                      device=device))
+    small_s = (step_s if small == batch else
+               time_calls(training_step(model_name, num_classes=num_classes, batch_size=small,
+                                        device=device)))
+    predict_s = time_calls(prediction(model_name, num_classes=num_classes, batch_size=batch,
+                                      device=device))
+    return StepTiming(model=model_name, device=device, threads=threads, batch_size=batch,
+                      step_s=step_s, small_batch=small, small_step_s=small_s,
+                      predict_s_per_sample=predict_s / batch, peak_rss=peak_rss())
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory, in bytes (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def measure_steps(model_name: str, *, num_classes: int, device: str = "cpu",
+                  timeout_s: float = 900) -> StepTiming:
+    """`time_steps` in a fresh process: its peak memory is that of one worker training."""
+    command = [sys.executable, "-m", "mer_bench.planner.steps", model_name, str(num_classes),
+               device]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"timing {model_name}'s training steps took over {timeout_s:.0f} s; "
+                          "run it once to leave records the planner can read") from None
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        raise ConfigError(f"timing {model_name}'s training steps failed ({lines[-1][:200]})")
+    return StepTiming(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _main(argv: list[str]) -> None:
+    model_name, num_classes, device = argv
+    import mer_bench.execute.job  # noqa: F401  # what a worker imports, for its memory
+
+    timing = time_steps(model_name, num_classes=int(num_classes), device=device)
+    print(json.dumps(asdict(timing)))
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
