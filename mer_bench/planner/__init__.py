@@ -7,8 +7,9 @@ executor's schedule over cells or folds (`schedule`, `estimate`) and names the c
 
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import pandas as pd
@@ -36,7 +37,7 @@ class RunEstimate:
 
     rows: list[PlanRow]
     costs: list[CellCost]
-    timings: dict[tuple[str, str], StepTiming]
+    timings: dict[tuple[str, str, int], StepTiming]  # (model, device, copies at once)
     read_s: float
     notes: list[str] = field(default_factory=list)
 
@@ -74,30 +75,56 @@ def estimate_plan(plan: RunPlan, *, workers: Sequence[int], gpus: int = 0,
     """Estimate ``plan``'s run on each of ``workers`` (with ``gpus``), per unit of scheduling.
 
     Reads the data (generating twins that are absent, said through ``say``), reads the records
-    under the plan's results folder, times training steps of models that have none.
+    under the plan's results folder, times training steps of every model: alone, and as many
+    copies at once as workers share this machine's cores (``slowdown``).
     """
     read_s = _read_data(plan, say)
     shapes = {pid: cell_shape(pid, plan.source) for pid in plan.protocols}
-    timings: dict[tuple[str, str], StepTiming] = {}
+    cores = os.cpu_count() or 1
     cuda_here = _cuda_available() if gpus else False
+    timings: dict[tuple[str, str, int], StepTiming] = {}
+    classes: dict[str, int] = {}
 
     def device_of(cell: Cell) -> str:
         return "cuda" if gpus and MODELS.get(cell.model).resources.get("gpu", 0) else "cpu"
 
-    def step_timing(model: str, classes: int, device: str) -> StepTiming:
+    def step_timing(model: str, n_classes: int, device: str, copies: int = 1) -> StepTiming:
+        classes.setdefault(model, n_classes)
         where = device if device == "cpu" or cuda_here else "cpu"
-        if (model, device) not in timings:
-            say(f"timing {model}'s training steps on the {where.upper()}")
-            timings[(model, device)] = measure_steps(model, num_classes=classes, device=where)
-        return timings[(model, device)]
+        if (model, device, copies) not in timings:
+            say(f"timing {model}'s training steps on the {where.upper()}"
+                + (f", {copies} copies at once" if copies > 1 else ""))
+            timings[(model, device, copies)] = measure_steps(
+                model, num_classes=classes[model], device=where, copies=copies)
+        return timings[(model, device, copies)]
+
+    def slowdown(cost: CellCost, side_by_side: int) -> float:
+        """How much slower a worker trains with ``side_by_side`` others on these cores, for
+        costs from timed steps; records' times are used as they were measured."""
+        device = device_of(cost.cell)
+        if side_by_side == 1 or device != "cpu" or cost.source != FROM_STEPS:
+            return 1.0
+        alone = step_timing(cost.cell.model, classes[cost.cell.model], device)
+        together = step_timing(cost.cell.model, classes[cost.cell.model], device, side_by_side)
+        return together.step_s / alone.step_s
 
     costs = cell_costs(plan.cells, shapes, read_timings(plan.results), device_of=device_of,
                        step_timing=step_timing,
                        setup_time=lambda cell: time_setup(cell, plan.source))
-    rows = [simulate_run(costs, workers=n, gpus=gpus, unit=unit, read_s=read_s)
-            for n in workers for unit in units]
-    notes = _notes(plan, costs, timings, read_s, bool(gpus) and not cuda_here)
+    rows = []
+    for count in workers:
+        side_by_side = min(count, cores)
+        slowed = [slowed_by(cost, slowdown(cost, side_by_side)) for cost in costs]
+        rows += [simulate_run(slowed, workers=count, gpus=gpus, unit=unit, read_s=read_s)
+                 for unit in units]
+    notes = _notes(plan, costs, timings, read_s, bool(gpus) and not cuda_here, cores)
     return RunEstimate(rows, costs, timings, read_s, notes)
+
+
+def slowed_by(cost: CellCost, factor: float) -> CellCost:
+    """``cost`` with everything its worker does taking ``factor`` times as long."""
+    return replace(cost, folds=tuple(seconds * factor for seconds in cost.folds),
+                   setup_s=cost.setup_s * factor)
 
 
 def _read_data(plan: RunPlan, say: Say) -> float:
@@ -126,8 +153,9 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def _notes(plan: RunPlan, costs: Sequence[CellCost], timings: dict[tuple[str, str], StepTiming],
-           read_s: float, cpu_for_gpu: bool) -> list[str]:
+def _notes(plan: RunPlan, costs: Sequence[CellCost],
+           timings: dict[tuple[str, str, int], StepTiming], read_s: float, cpu_for_gpu: bool,
+           cores: int) -> list[str]:
     source = plan.source
     data = (f"real data under {source.root}" if source.root else
             f"twins at scale {source.twin_scale:g}, seed {source.twin_seed}")
@@ -140,7 +168,15 @@ def _notes(plan: RunPlan, costs: Sequence[CellCost], timings: dict[tuple[str, st
              "fold times: " + ", ".join(f"{n} cells from {where}" for where, n in
                                         sorted(by_source.items()))
              + f" (records read from {plan.results})"]
-    for (model, device), t in sorted(timings.items()):
+    for (model, device, copies), t in sorted(timings.items()):
+        if copies > 1:
+            alone = timings[(model, device, 1)]
+            notes.append(f"{model} with {copies} copies training at once on this machine's "
+                         f"{cores} cores: {t.step_s / alone.step_s:.2f}x the time a step "
+                         "(applied to folds priced from timed steps when that many workers share "
+                         "these cores, and beyond them, as if on machines like this one; times "
+                         "from records are used as measured)")
+            continue
         used = any(c.cell.model == model and c.source == FROM_STEPS for c in costs)
         notes.append(f"{model} on the {t.device.upper()} ({t.threads} thread"
                      f"{'s' if t.threads > 1 else ''}): "

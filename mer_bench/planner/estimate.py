@@ -9,8 +9,9 @@ a trial that loads its cell's inputs would). The local executor runs a cell's fo
 either way.
 
 The wall time is the driver's start (process start, reading every dataset, the executor's
-start-up) + the simulated schedule + writing the leaderboards. The constants below were measured
-on the project's 2-core machine (`results/throughput.md` says how).
+start-up) + the simulated schedule + writing the leaderboards. The executors' constants below
+were measured on the project's 2-core machine; `results/throughput.md` compares the estimate
+with a measured run on the machine it was made on.
 """
 
 from __future__ import annotations
@@ -36,10 +37,13 @@ class Overheads:
     memory: float  # bytes held by the executor's own processes
 
 
-# Measured with `mer-bench run --suite quick` (8 cells, twins at scale 0.15) on 2 cores, as
-# the whole run's wall time minus its records' wall times, for each executor.
-LOCAL = Overheads(start_s=4.0, per_task_s=0.0, end_s=3.0, memory=0.0)
-RAY = Overheads(start_s=16.0, per_task_s=1.0, end_s=3.0, memory=1.0 * GIB)
+# Measured on the project's 2-core machine, shared (load average 4-8), from `mer-bench run
+# --suite quick` with four seeds and `--suite megc2019 --seed 0 --twin-scale 0.15`, as the time
+# from the process's start to its first job, between jobs, and from its last job to its exit:
+# local 8-17 s, 0 s, 6 s; Ray (embedded `ray.init`, or joining a 2-node loopback cluster: Tune
+# starting its trial actors included) 24-50 s, under 1 s on a reused actor, 11-12 s.
+LOCAL = Overheads(start_s=10.0, per_task_s=0.0, end_s=6.0, memory=0.0)
+RAY = Overheads(start_s=30.0, per_task_s=0.5, end_s=10.0, memory=1.0 * GIB)
 
 
 def executor_for(workers: int) -> str:

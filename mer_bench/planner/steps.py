@@ -11,11 +11,15 @@ Python, torch, the job code, the model, its optimiser state and one batch's acti
 from __future__ import annotations
 
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Callable
 
 from mer_bench.errors import ConfigError
@@ -152,26 +156,50 @@ def peak_rss() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-def measure_steps(model_name: str, *, num_classes: int, device: str = "cpu",
+def measure_steps(model_name: str, *, num_classes: int, device: str = "cpu", copies: int = 1,
                   timeout_s: float = 900) -> StepTiming:
-    """`time_steps` in a fresh process: its peak memory is that of one worker training."""
-    command = [sys.executable, "-m", "mer_bench.planner.steps", model_name, str(num_classes),
-               device]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        raise ConfigError(f"timing {model_name}'s training steps took over {timeout_s:.0f} s; "
-                          "run it once to leave records the planner can read") from None
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
-        raise ConfigError(f"timing {model_name}'s training steps failed ({lines[-1][:200]})")
-    return StepTiming(**json.loads(done.stdout.strip().splitlines()[-1]))
+    """`time_steps` in ``copies`` fresh processes at once, each starting to time when all are
+    ready: the peak memory of one is a worker's, and with several the step times are what each
+    of that many workers gets side by side on this machine (the memory bandwidth it shares, other
+    users' load included). Returns the mean times and the largest peak memory."""
+    with tempfile.TemporaryDirectory(prefix="mer-bench-steps-") as barrier:
+        command = [sys.executable, "-m", "mer_bench.planner.steps", model_name,
+                   str(num_classes), device, barrier, str(copies)]
+        processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True) for _ in range(copies)]
+        try:
+            outputs = [process.communicate(timeout=timeout_s) for process in processes]
+        except subprocess.TimeoutExpired:
+            for process in processes:
+                process.kill()
+            raise ConfigError(f"timing {model_name}'s training steps took over {timeout_s:.0f} s; "
+                              "run it once to leave records the planner can read") from None
+    timings = []
+    for process, (out, err) in zip(processes, outputs):
+        if process.returncode != 0:
+            lines = err.strip().splitlines() or [f"exit status {process.returncode}"]
+            raise ConfigError(f"timing {model_name}'s training steps failed ({lines[-1][:200]})")
+        timings.append(StepTiming(**json.loads(out.strip().splitlines()[-1])))
+    mean = statistics.fmean
+    return replace(timings[0], step_s=mean(t.step_s for t in timings),
+                   small_step_s=mean(t.small_step_s for t in timings),
+                   predict_s_per_sample=mean(t.predict_s_per_sample for t in timings),
+                   peak_rss=max(t.peak_rss for t in timings))
+
+
+def _wait_for_copies(barrier: Path, copies: int, timeout_s: float = 600) -> None:
+    """Say this copy is ready, then wait until every copy is."""
+    (barrier / f"ready-{os.getpid()}").touch()
+    deadline = time.monotonic() + timeout_s
+    while len(list(barrier.glob("ready-*"))) < copies and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _main(argv: list[str]) -> None:
-    model_name, num_classes, device = argv
+    model_name, num_classes, device, barrier, copies = argv
     import mer_bench.execute.job  # noqa: F401  # what a worker imports, for its memory
 
+    _wait_for_copies(Path(barrier), int(copies))
     timing = time_steps(model_name, num_classes=int(num_classes), device=device)
     print(json.dumps(asdict(timing)))
 
