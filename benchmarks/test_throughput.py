@@ -150,4 +150,5 @@ def test_suite_wall_time_by_executor(benchmark, page, suite_env, estimates, tmp_
         training_s=sum(r.wall_time_s for r in records),
         estimate_s=estimates["steps"][workers],
         estimate_from_records_s=estimates["records"][workers]))
-    benchmark.extra_info.update(cells=len(records), estimate_s=round(estimates["steps"][workers], 1))
+    benchmark.extra_info.update(cells=len(records),
+                                estimate_s=round(estimates["steps"][workers], 1))

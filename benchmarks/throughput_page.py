@@ -111,16 +111,17 @@ edit by hand. Every number on this page was measured in that one run, on this ma
 
 One step is what training does per batch (`mer_bench.planner.steps.training_step`): forward,
 cross-entropy, backward, an AdamW step and reading the loss back, on random inputs of the
-model's shape, with as many threads as the model reserves CPUs. The median of the timed rounds,
-after one warm-up round. CPU-size models run at their budget's batch size; GPU-size models (those
-that reserve half a GPU or more) at batch 2, which says little about their speed on a GPU
-(`benchmarks/gpu_check.sh` measures that).
+model's shape, with as many threads as the model reserves CPUs: the median of 10 timed rounds
+(1 for GPU-size models) after one warm-up round. CPU-size models run at their budget's batch
+size. GPU-size models (those that reserve half a GPU or more) run at batch 2: on a CPU they are
+out of reach (a step at their budget's batch size takes minutes), and their speed on a GPU has to
+be measured on one.
 
 Training FLOPs per second count a step as 3 forward passes per sample (the backward pass costing
 twice the forward), from `count_flops` (torch's FLOP counter, a multiply-add is 2), times 2 for
 two-branch models, which run the falling branch too. "Of fp32 matmul" divides that by the rate
-of `torch.mm` on two {MATMUL_SIZE} x {MATMUL_SIZE} float32 matrices on the same number of threads, measured
-in the same run: {matmul_line}.
+of `torch.mm` on two {MATMUL_SIZE} x {MATMUL_SIZE} float32 matrices on the same number of
+threads, measured in the same run: {matmul_line}.
 
 {model_table}
 

@@ -147,11 +147,11 @@ def test_a_model_needing_more_than_the_plan_gives_is_a_one_line_error():
 # --- costs ----------------------------------------------------------------------------------------
 
 def write_record(results: Path, cell: Cell, *, wall: float, folds: list[float] | None,
-                 device: str | None = None, budget: dict | None = None) -> None:
+                 device: str | None = None, budget: dict | None = None, n_folds: int = 3) -> None:
     """A record's JSON as the store writes it, with the fields the planner reads; ``folds`` and
     ``device`` as records made after folds were timed carry them."""
     record = {"schema_version": 2, "cell": cell.to_dict(), "config": {
-        "budget": budget or STSTNET_BUDGET}, "n_folds": 3, "wall_time_s": wall}
+        "budget": budget or STSTNET_BUDGET}, "n_folds": n_folds, "wall_time_s": wall}
     if folds is not None:
         record["fold_wall_s"] = folds
     if device is not None:
@@ -302,16 +302,58 @@ def test_bad_workers_through_the_api_are_one_line_errors():
             api.estimate(suite="quick", **kwargs)
 
 
-def test_plan_prints_one_line_per_worker_count_and_unit(cli, tiny_twin_root, tmp_path):
+def test_plan_prints_one_line_per_worker_count_and_unit(cli, tiny_twin_root, tmp_path,
+                                                        monkeypatch):
+    measured = []
+
+    def fake_steps(model, *, num_classes, device="cpu", copies=1):
+        measured.append((model, device, copies))
+        return timing(step_s=0.01 * copies)  # two copies at once: each twice as slow
+
+    monkeypatch.setattr("mer_bench.planner.measure_steps", fake_steps)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
     status, out, err = cli("plan", "--protocol", "casme2-5class", "--keyframes", "annotated",
                            "--seed", "0", "--data-root", tiny_twin_root, "--workers", "1",
                            "--workers", "2", "--workers", "200", "--results", tmp_path)
 
     assert status == 0, err
     lines = out.splitlines()
-    rows = [line.split() for line in lines[2:6]]
+    rows = [line.split() for line in lines[2:8]]
     assert [(r[0], r[2], r[3]) for r in rows] == [
-        ("1", "local", "cell"), ("1", "local", "fold"), ("2", "ray", "cell"), ("2", "ray", "fold")]
+        ("1", "local", "cell"), ("1", "local", "fold"), ("2", "ray", "cell"), ("2", "ray", "fold"),
+        ("200", "ray", "cell"), ("200", "ray", "fold")]
     assert "casme2-5class/ststnet/annotated/seed0 fold" in lines[7]  # 200 workers: one fold
-    assert "1 cells" in out and "from timed steps" in out
+    assert "1 cells" in out and "from timed steps" in out and "2.00x the time a step" in out
+    assert measured == [("ststnet", "cpu", 1), ("ststnet", "cpu", 2)]
     assert not (tmp_path / "records").exists()  # nothing ran
+
+
+def test_the_api_estimate_reads_fold_times_from_records(tiny_twin_root, tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from mer_bench import api
+    from mer_bench.datasource import DataSource
+    from mer_bench.store import data_key
+
+    monkeypatch.setattr("mer_bench.planner.measure_steps",
+                        lambda model, **kwargs: timing(step_s=0.01 * kwargs.get("copies", 1)))
+    data = data_key(DataSource(tiny_twin_root))
+    estimate = api.estimate(["casme2-5class"], keyframes=["annotated"], seeds=[0],
+                            data_root=tiny_twin_root, results=tmp_path, workers=[1],
+                            units=["cell"], console=Console(quiet=True))
+    folds = estimate.costs[0].folds
+    write_record(tmp_path, Cell("casme2-5class", "ststnet", "gamdss", 3, data=data),
+                 wall=sum(folds) + 100.0, folds=[10.0] * len(folds), device="cpu",
+                 n_folds=len(folds))
+
+    again = api.estimate(["casme2-5class"], keyframes=["annotated"], seeds=[0],
+                         data_root=tiny_twin_root, results=tmp_path, workers=[1, 2],
+                         units=["cell"], console=Console(quiet=True))
+
+    assert again.costs[0].source == FROM_RECORDS
+    assert again.costs[0].folds == (10.0,) * len(folds)
+    table = again.table()
+    assert list(table["workers"]) == [1, 2]
+    # a single cell: 2 workers cannot beat 1 at cell level, and records are not slowed down
+    assert table["wall_s"][1] - RAY.start_s - RAY.end_s - RAY.per_task_s == pytest.approx(
+        table["wall_s"][0] - LOCAL.start_s - LOCAL.end_s)
