@@ -11,7 +11,7 @@ import pytest
 from mer_bench.errors import ConfigError
 from mer_bench.planner.costs import (FROM_RECORDS, FROM_SPREAD_RECORDS, FROM_STEPS, CellCost,
                                      CellShape, cell_costs, costs_from_records, read_timings)
-from mer_bench.planner.estimate import LOCAL, RAY, simulate_run
+from mer_bench.planner.estimate import LOCAL, RAY, describe_path, simulate_run
 from mer_bench.planner.schedule import Cluster, Task, simulate
 from mer_bench.planner.steps import StepTiming
 from mer_bench.store import Cell, ResultStore
@@ -124,6 +124,17 @@ def test_folds_as_tasks_beat_cells_on_many_workers():
     assert by_cell.critical_path == ("big/ststnet/annotated/seed0",)
     assert by_fold.wall_s == pytest.approx(overhead + 1.0 + 10.0 + RAY.per_task_s)
     assert by_fold.critical_path[-1].endswith("fold 0")
+
+
+def test_the_critical_path_is_named_in_a_few_words():
+    costs = [cost("big", (10.0,) * 6), cost("small", (1.0,))]
+
+    assert describe_path(simulate_run(costs, workers=1)) == (
+        "all 2 tasks in series; longest big/ststnet/annotated/seed0 (1m 01s)")
+    assert describe_path(simulate_run(costs, workers=8)) == "big/ststnet/annotated/seed0 (1m 02s)"
+    # two workers take three big folds each, then the small cell's fold runs last
+    assert describe_path(simulate_run(costs, workers=2, unit="fold")).startswith(
+        "4 tasks in series ending small/ststnet/annotated/seed0 fold 0; longest big/")
 
 
 def test_gpu_shares_apply_only_where_the_plan_has_gpus():

@@ -62,6 +62,7 @@ class PlanRow:
     utilisation: float  # work over workers x wall
     worker_memory: float  # bytes: the most one task holds
     peak_memory: float  # bytes: running tasks at their most, plus the executor's processes
+    tasks: int  # tasks scheduled
     critical_path: tuple[str, ...]  # the chain of tasks that ends last, in order
     longest: str  # the longest task on that chain
     longest_s: float
@@ -90,7 +91,7 @@ def simulate_run(costs: Sequence[CellCost], *, workers: int, gpus: int = 0, unit
         workers=workers, gpus=gpus, executor=executor, unit=unit, wall_s=wall,
         work_s=schedule.work, utilisation=schedule.utilisation(wall),
         worker_memory=max(c.memory for c in costs),
-        peak_memory=schedule.peak_memory() + overheads.memory,
+        peak_memory=schedule.peak_memory() + overheads.memory, tasks=len(tasks),
         critical_path=tuple(p.task.name for p in chain),
         longest=longest.task.name, longest_s=longest.task.seconds)
 
@@ -123,11 +124,14 @@ def _check_fits(costs: Sequence[CellCost], cluster: Cluster, gpus: int) -> None:
 
 
 def describe_path(row: PlanRow) -> str:
-    """The critical path in a few words: the task alone, or the chain and its longest task."""
+    """The critical path in a few words: one task alone, every task in series, or a chain."""
+    longest = f"{row.longest} ({format_seconds(row.longest_s)})"
     if len(row.critical_path) == 1:
-        return f"{row.longest} ({format_seconds(row.longest_s)})"
-    return (f"{len(row.critical_path)} tasks in series, ending {row.critical_path[-1]}; "
-            f"longest {row.longest} ({format_seconds(row.longest_s)})")
+        return longest
+    if len(row.critical_path) == row.tasks:
+        return f"all {row.tasks} tasks in series; longest {longest}"
+    return (f"{len(row.critical_path)} tasks in series ending {row.critical_path[-1]}; "
+            f"longest {longest}")
 
 
 def format_seconds(seconds: float) -> str:
