@@ -227,9 +227,9 @@ def test_unreadable_records_give_no_cost_and_stop_nothing(tmp_path):
 
 
 def timing(step_s: float = 0.01, small_step_s: float = 0.006) -> StepTiming:
-    return StepTiming(model="ststnet", device="cpu", threads=1, batch_size=32, step_s=step_s,
-                      small_batch=16, small_step_s=small_step_s, predict_s_per_sample=0.001,
-                      peak_rss=500 * 1024 ** 2)
+    return StepTiming(model="ststnet", device="cpu", threads=1, batch_size=32,
+                      timed_batches=(16, 32), timed_step_s=(small_step_s, step_s),
+                      predict_s_per_sample=0.001, peak_rss=500 * 1024 ** 2)
 
 
 def test_a_fold_from_timed_steps_is_epochs_times_its_batches_plus_prediction():
@@ -241,6 +241,18 @@ def test_a_fold_from_timed_steps_is_epochs_times_its_batches_plus_prediction():
     # a last batch of one is skipped, as training does; oracle selection predicts every epoch
     assert t.fold_seconds(epochs=10, n_train=97, n_test=20, predict_every_epoch=True) == \
         pytest.approx(10 * 3 * 0.01 + 10 * 20 * 0.001)
+
+
+def test_gpu_size_models_on_a_cpu_are_timed_at_small_batches_and_extrapolated():
+    from mer_bench.planner.steps import timed_batches
+
+    assert timed_batches("ststnet", "cpu") == (16, 32)
+    assert timed_batches("gamdss-drt", "cuda") == (8, 16)
+    assert timed_batches("gamdss-drt", "cpu") == (2, 4)  # a step at 16 takes minutes there
+    big = StepTiming(model="gamdss-drt", device="cpu", threads=2, batch_size=16,
+                     timed_batches=(2, 4), timed_step_s=(3.0, 5.0), predict_s_per_sample=0.5,
+                     peak_rss=0)
+    assert big.extrapolated and big.step_s == pytest.approx(17.0)  # 3 s + 1 s a sample from 2
 
 
 def test_cells_without_records_are_priced_from_timed_steps_and_setups_timed_once(tmp_path):
@@ -278,8 +290,8 @@ def test_timed_steps_in_a_fresh_process_report_time_and_memory():
 
     t = measure_steps("ststnet", num_classes=3)
 
-    assert t.batch_size == 32 and t.small_batch == 16 and t.threads == 1
-    assert 0 < t.small_step_s and 0 < t.step_s < 5
+    assert t.batch_size == 32 and t.timed_batches == (16, 32) and t.threads == 1
+    assert 0 < t.timed_step_s[0] and 0 < t.step_s < 5 and not t.extrapolated
     assert 100 * 1024 ** 2 < t.peak_rss < 8 * 1024 ** 3
 
 
@@ -337,6 +349,26 @@ def test_plan_prints_one_line_per_worker_count_and_unit(cli, tiny_twin_root, tmp
     assert "1 cells" in out and "from timed steps" in out and "2.00x the time a step" in out
     assert measured == [("ststnet", "cpu", 1), ("ststnet", "cpu", 2)]
     assert not (tmp_path / "records").exists()  # nothing ran
+
+
+def test_planning_gpus_without_one_here_says_cpu_times_stand_in(cli, tiny_twin_root, tmp_path,
+                                                                 monkeypatch):
+    measured = []
+
+    def fake_steps(model, *, num_classes, device="cpu", copies=1):
+        measured.append((device, copies))
+        return timing()
+
+    monkeypatch.setattr("mer_bench.planner.measure_steps", fake_steps)
+    monkeypatch.setattr("mer_bench.planner._cuda_available", lambda: False)
+    status, out, err = cli("plan", "--protocol", "casme2-5class", "--keyframes", "annotated",
+                           "--seed", "0", "--data-root", tiny_twin_root, "--workers", "4",
+                           "--gpus", "1", "--unit", "fold", "--results", tmp_path)
+
+    assert status == 0, err
+    assert "CPU times stand in for GPU times" in out
+    assert measured == [("cpu", 1)]  # timed on the CPU; no side-by-side slowdown on a GPU
+    assert out.splitlines()[2].split()[:4] == ["4", "1", "ray", "fold"]
 
 
 def test_the_api_estimate_reads_fold_times_from_records(tiny_twin_root, tmp_path, monkeypatch):

@@ -180,7 +180,9 @@ def _notes(plan: RunPlan, costs: Sequence[CellCost],
         used = any(c.cell.model == model and c.source == FROM_STEPS for c in costs)
         notes.append(f"{model} on the {t.device.upper()} ({t.threads} thread"
                      f"{'s' if t.threads > 1 else ''}): "
-                     f"{t.step_s * 1000:.1f} ms a training step at batch {t.batch_size}, "
+                     f"{t.step_s * 1000:.1f} ms a training step at batch {t.batch_size}"
+                     + (f" (extrapolated from batches {t.timed_batches[0]} and "
+                        f"{t.timed_batches[1]})" if t.extrapolated else "") + ", "
                      f"{t.predict_s_per_sample * 1000:.2f} ms a sample to predict; peak RSS of "
                      f"the timing process {format_bytes(t.peak_rss)}"
                      + ("" if used else " (memory only: fold times from records)"))

@@ -26,30 +26,39 @@ from mer_bench.errors import ConfigError
 
 # Keep timing a batch size until this long has passed (and at least MIN_STEPS steps).
 MIN_SECONDS = 1.0
-MIN_STEPS = 2
+MIN_STEPS = 1
 MAX_STEPS = 50
 
 
 @dataclass(frozen=True)
 class StepTiming:
-    """Seconds per training step of one model, at two batch sizes, on one device."""
+    """Seconds per training step of one model on one device, timed at two batch sizes."""
 
     model: str
     device: str
     threads: int
-    batch_size: int
-    step_s: float
-    small_batch: int
-    small_step_s: float
+    batch_size: int  # the budget's, which training uses
+    timed_batches: tuple[int, int]
+    timed_step_s: tuple[float, float]
     predict_s_per_sample: float
     peak_rss: int  # bytes, of the process that timed the steps
 
+    @property
+    def step_s(self) -> float:
+        """A step at the budget's batch size."""
+        return self.step_at(self.batch_size)
+
+    @property
+    def extrapolated(self) -> bool:
+        return self.batch_size not in self.timed_batches
+
     def step_at(self, batch: int) -> float:
         """A step at ``batch`` samples: linear in the batch size through the two timings."""
-        if self.batch_size == self.small_batch:
-            return self.step_s * batch / self.batch_size
-        slope = (self.step_s - self.small_step_s) / (self.batch_size - self.small_batch)
-        return max(self.small_step_s + slope * (batch - self.small_batch), 0.0)
+        (small, large), (small_s, large_s) = self.timed_batches, self.timed_step_s
+        if small == large:
+            return large_s * batch / large
+        slope = (large_s - small_s) / (large - small)
+        return max(small_s + slope * (batch - small), 0.0)
 
     def fold_seconds(self, *, epochs: int, n_train: int, n_test: int,
                      predict_every_epoch: bool = False) -> float:
@@ -59,6 +68,11 @@ class StepTiming:
         epoch = full * self.step_s + (self.step_at(rest) if rest >= 2 else 0.0)
         predictions = epochs if predict_every_epoch else 1
         return epochs * epoch + predictions * n_test * self.predict_s_per_sample
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "StepTiming":
+        return cls(**{**data, "timed_batches": tuple(data["timed_batches"]),
+                      "timed_step_s": tuple(data["timed_step_s"])})
 
 
 def training_step(model_name: str, *, num_classes: int, batch_size: int,
@@ -125,10 +139,21 @@ def time_calls(call: Callable[[], object]) -> float:
     return (time.perf_counter() - started) / done
 
 
-def time_steps(model_name: str, *, num_classes: int, device: str = "cpu",
-               batch_size: int | None = None) -> StepTiming:
-    """Time ``model_name``'s training steps here, at its budget's batch size (or
-    ``batch_size``) and at half of it, and its prediction per sample."""
+def timed_batches(model_name: str, device: str) -> tuple[int, int]:
+    """The two batch sizes to time: the budget's and half of it; a GPU-size model (half a GPU
+    or more) on a CPU at 2 and 4 samples, extrapolated, since one step at its budget's batch
+    size takes minutes there."""
+    from mer_bench.models import MODELS
+
+    spec = MODELS.get(model_name)
+    if device == "cpu" and spec.resources.get("gpu", 0) >= 0.5:
+        return (2, 4)
+    return (max(2, spec.budget.batch_size // 2), spec.budget.batch_size)
+
+
+def time_steps(model_name: str, *, num_classes: int, device: str = "cpu") -> StepTiming:
+    """Time ``model_name``'s training steps here at two batch sizes (`timed_batches`), and its
+    prediction per sample."""
     import torch
 
     from mer_bench.models import MODELS
@@ -136,18 +161,16 @@ def time_steps(model_name: str, *, num_classes: int, device: str = "cpu",
     spec = MODELS.get(model_name)
     threads = max(1, int(spec.resources.get("cpu", 1)))
     torch.set_num_threads(threads)
-    batch = batch_size or spec.budget.batch_size
-    small = max(2, batch // 2)
-    step_s = time_calls(training_step(model_name, num_classes=num_classes, batch_size=batch,
-                                      device=device))
-    small_s = (step_s if small == batch else
-               time_calls(training_step(model_name, num_classes=num_classes, batch_size=small,
-                                        device=device)))
-    predict_s = time_calls(prediction(model_name, num_classes=num_classes, batch_size=batch,
-                                      device=device))
-    return StepTiming(model=model_name, device=device, threads=threads, batch_size=batch,
-                      step_s=step_s, small_batch=small, small_step_s=small_s,
-                      predict_s_per_sample=predict_s / batch, peak_rss=peak_rss())
+    batches = timed_batches(model_name, device)
+    seconds = {batch: time_calls(training_step(model_name, num_classes=num_classes,
+                                               batch_size=batch, device=device))
+               for batch in dict.fromkeys(batches)}
+    predict_s = time_calls(prediction(model_name, num_classes=num_classes,
+                                      batch_size=batches[1], device=device))
+    return StepTiming(model=model_name, device=device, threads=threads,
+                      batch_size=spec.budget.batch_size, timed_batches=batches,
+                      timed_step_s=(seconds[batches[0]], seconds[batches[1]]),
+                      predict_s_per_sample=predict_s / batches[1], peak_rss=peak_rss())
 
 
 def peak_rss() -> int:
@@ -179,10 +202,11 @@ def measure_steps(model_name: str, *, num_classes: int, device: str = "cpu", cop
         if process.returncode != 0:
             lines = err.strip().splitlines() or [f"exit status {process.returncode}"]
             raise ConfigError(f"timing {model_name}'s training steps failed ({lines[-1][:200]})")
-        timings.append(StepTiming(**json.loads(out.strip().splitlines()[-1])))
+        timings.append(StepTiming.from_dict(json.loads(out.strip().splitlines()[-1])))
     mean = statistics.fmean
-    return replace(timings[0], step_s=mean(t.step_s for t in timings),
-                   small_step_s=mean(t.small_step_s for t in timings),
+    return replace(timings[0],
+                   timed_step_s=tuple(mean(column) for column in  # type: ignore[arg-type]
+                                      zip(*(t.timed_step_s for t in timings))),
                    predict_s_per_sample=mean(t.predict_s_per_sample for t in timings),
                    peak_rss=max(t.peak_rss for t in timings))
 
