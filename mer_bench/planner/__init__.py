@@ -98,10 +98,12 @@ def estimate_plan(plan: RunPlan, *, workers: Sequence[int], gpus: int = 0,
                 model, num_classes=classes[model], device=where, copies=copies)
         return timings[(model, device, copies)]
 
-    def slowdown(cost: CellCost, side_by_side: int) -> float:
-        """How much slower a worker trains with ``side_by_side`` others on these cores, for
-        costs from timed steps; records' times are used as they were measured."""
+    def slowdown(cost: CellCost, workers: int) -> float:
+        """How much slower a job trains beside the others that ``workers`` run at once on
+        these cores, for costs from timed steps; records' times are used as they were
+        measured."""
         device = device_of(cost.cell)
+        side_by_side = max(1, min(workers, cores) // max(1, int(cost.cpus)))
         if side_by_side == 1 or device != "cpu" or cost.source != FROM_STEPS:
             return 1.0
         alone = step_timing(cost.cell.model, classes[cost.cell.model], device)
@@ -113,8 +115,7 @@ def estimate_plan(plan: RunPlan, *, workers: Sequence[int], gpus: int = 0,
                        setup_time=lambda cell: time_setup(cell, plan.source))
     rows = []
     for count in workers:
-        side_by_side = min(count, cores)
-        slowed = [slowed_by(cost, slowdown(cost, side_by_side)) for cost in costs]
+        slowed = [slowed_by(cost, slowdown(cost, count)) for cost in costs]
         rows += [simulate_run(slowed, workers=count, gpus=gpus, unit=unit, read_s=read_s)
                  for unit in units]
     notes = _notes(plan, costs, timings, read_s, bool(gpus) and not cuda_here, cores)
