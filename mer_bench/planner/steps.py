@@ -221,7 +221,7 @@ def _wait_for_copies(barrier: Path, copies: int, timeout_s: float = 600) -> None
 
 def _main(argv: list[str]) -> None:
     model_name, num_classes, device, barrier, copies = argv
-    import mer_bench.execute.job  # noqa: F401  # what a worker imports, for its memory
+    import mer_bench.execute  # noqa: F401  # what a worker imports, for its memory
 
     _wait_for_copies(Path(barrier), int(copies))
     timing = time_steps(model_name, num_classes=int(num_classes), device=device)
