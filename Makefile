@@ -19,8 +19,10 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# Also writes results/throughput.md, the page that says what runs where.
 bench: setup
-	$(BIN)/python -m pytest benchmarks --benchmark-only -p no:cacheprovider
+	$(BIN)/python -m pytest benchmarks --benchmark-only -p no:cacheprovider \
+		--throughput-page results/throughput.md
 
 leaderboard: setup
 	$(BIN)/mer-bench leaderboard

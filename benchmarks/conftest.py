@@ -1,4 +1,4 @@
-"""Benchmark fixtures: a small CASME II twin in a private cache."""
+"""Benchmark fixtures: a small CASME II twin in a private cache; the --throughput-page option."""
 
 from __future__ import annotations
 
@@ -13,3 +13,9 @@ def twin_samples(tmp_path_factory):
     directory = tmp_path_factory.mktemp("bench-data") / "CASME2"
     write_twin("casme2", directory, scale=0.15, seed=0)
     return read_casme2(directory)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--throughput-page", metavar="PATH", default=None,
+                     help="Write the throughput page (results/throughput.md) from "
+                          "test_throughput.py's measurements.")

@@ -28,10 +28,11 @@ from mer_bench.store import JobResult, ResultStore, data_key
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mer_bench.planner import RunEstimate
     from mer_bench.report.compare import Comparison
     from mer_bench.runner import RunPlan
 
-__all__ = ["compare", "leaderboard", "load_predictions", "load_records", "plan", "run"]
+__all__ = ["compare", "estimate", "leaderboard", "load_predictions", "load_records", "plan", "run"]
 
 RECORD_COLUMNS = ("data", "protocol", "model", "keyframes", "seed", "selection", "accuracy", "uf1",
                   "uar", "n_samples", "n_folds", "param_count", "flops", "protocol_version",
@@ -149,6 +150,75 @@ def run(protocols: Sequence[str] | None = None, *, suite: str | None = None,
         ResultStore(results).sweep_unfinished()
     records = run_plan(checked, console=console)
     return records_frame(records, ResultStore(results))
+
+
+def estimate(protocols: Sequence[str] | None = None, *, suite: str | None = None,
+             models: Sequence[str] | None = None, keyframes: Sequence[str] | None = None,
+             seeds: Sequence[int] | None = None, selections: Sequence[str] | None = None,
+             data_root: str | Path | None = None, twin_scale: float | None = None,
+             twin_seed: int = 0, results: str | Path = "results",
+             workers: Sequence[int] = (1,), gpus: int = 0,
+             units: Sequence[str] = ("chunk",),
+             console: "Console | None" = None) -> "RunEstimate":
+    """Estimate a run's wall time and peak memory on each number of ``workers`` before it runs
+    (what `mer-bench plan` prints).
+
+    Reads the data to count every protocol's folds (generating absent twins, as a run would),
+    prices each cell's folds from the records under ``results`` (same model, protocol, data
+    source, selection and device) or from a few timed training steps, and simulates the
+    executor's schedule: one worker is the local executor, more are Ray, each task reserving its
+    model's CPUs and, with ``gpus``, its GPU share.
+
+    Parameters
+    ----------
+    The run's selection, as in `plan` (protocols, suite, models, keyframes, seeds, selections,
+    data_root, twin_scale, twin_seed, results), and:
+    workers : worker counts to plan for (CPUs an executor may reserve; each at least 1).
+    gpus : GPUs beside them (0: train on CPUs).
+    units : units of scheduling to simulate: ``"chunk"`` (default: the Ray executor's cut of
+        cells into runs of folds that fill every worker), ``"cell"`` (a task is a cell, its folds
+        in series) and ``"fold"`` (each fold a task of its own).
+    console : where progress lines go (twin generation, timing); default: stderr.
+
+    Returns
+    -------
+    RunEstimate : ``rows`` (one per worker count and unit), ``table()`` as a DataFrame (wall
+    time, CPU time, utilisation, memory, critical path), ``cost_table()`` (per cell: fold
+    seconds, setup, memory, where the times came from), ``notes`` and ``render()``.
+
+    Examples
+    --------
+    >>> e = estimate(suite="megc2019", seeds=[0], workers=[1, 2, 64])  # doctest: +SKIP
+    >>> e.table()[["workers", "unit", "wall_s", "critical_path"]]  # doctest: +SKIP
+    """
+    from rich.console import Console
+
+    from mer_bench.planner import estimate_plan
+    from mer_bench.planner.estimate import UNITS
+
+    workers, units = list(workers), list(dict.fromkeys(units))
+    for count in workers:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ConfigError(f"--workers {count}: give a whole number, 1 or more")
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
+        raise ConfigError(f"--gpus {gpus}: give a whole number, 0 or more")
+    for unit in units:
+        if unit not in UNITS:
+            raise ConfigError(f"--unit {unit}: use one of {', '.join(UNITS)}")
+    if not workers or not units:
+        raise ConfigError("give at least one --workers count and one --unit")
+    checked = plan(protocols, suite=suite, models=models, keyframes=keyframes, seeds=seeds,
+                   selections=selections, data_root=data_root, twin_scale=twin_scale,
+                   twin_seed=twin_seed, results=results, allow_count_mismatch=True)
+    console = console or Console(stderr=True)
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    for note in checked.notes:
+        say(note)
+    return estimate_plan(checked, workers=list(dict.fromkeys(workers)), gpus=gpus, units=units,
+                         say=say)
 
 
 def load_records(results: str | Path = "results", *, data: str | None = None,

@@ -355,6 +355,76 @@ def suites() -> None:
                         disable_numparse=True))
 
 
+def _workers(values: Optional[list[int]]) -> Optional[list[int]]:
+    for value in values or ():
+        if value < 1:
+            raise typer.BadParameter(f"{value}: give a whole number, 1 or more")
+    return values
+
+
+class Unit(str, Enum):
+    """Units of scheduling the planner simulates."""
+
+    chunk = "chunk"
+    cell = "cell"
+    fold = "fold"
+
+
+@app.command("plan", epilog=_example(
+    "mer-bench plan --suite megc2019 --workers 1 --workers 2 --workers 64",
+    "mer-bench plan --suite quick --workers 8 --gpus 1 --unit fold",
+    "mer-bench plan --protocol casme2-5class --model ststnet --seed 0 --workers 2"))
+def plan_command(
+    all_: Annotated[bool, typer.Option("--all", help="Plan the 'all' suite.")] = False,
+    suite: Annotated[Optional[str], typer.Option(metavar="NAME", help=f"Plan a named suite; {SUITES}.")] = None,
+    protocol: Annotated[Optional[list[str]], typer.Option(
+        metavar="ID", help="Protocol id (repeatable), as for run.")] = None,
+    model: Annotated[Optional[list[str]], typer.Option(
+        metavar="NAME[OPTIONS]", help="Model (repeatable), options in brackets.")] = None,
+    keyframes: Annotated[Optional[list[str]], typer.Option(
+        metavar="NAME[OPTIONS]", help="Keyframe strategy (repeatable).")] = None,
+    seed: Annotated[Optional[list[int]], typer.Option(metavar="N", min=0, help="Seed (repeatable).")] = None,
+    selection: Annotated[Optional[list[Selection]], typer.Option(
+        metavar="MODE", help="Model selection mode (repeatable): fixed-epochs (default) or oracle.")] = None,
+    workers: Annotated[Optional[list[int]], typer.Option(
+        metavar="N", callback=_workers,
+        help="Workers to plan for (repeatable): CPUs the executor may reserve, over all nodes; "
+             "1 is the local executor, more are Ray. Default: 1 and this machine's CPUs.")] = None,
+    gpus: Annotated[int, typer.Option(
+        metavar="G", min=0, help="GPUs beside the workers; each job then reserves its model's "
+                                 "GPU share.")] = 0,
+    unit: Annotated[Optional[list[Unit]], typer.Option(
+        metavar="UNIT", help="Unit of scheduling (repeatable): chunk (what the Ray executor does: "
+                             "cells cut into runs of folds to fill every worker), cell (a task "
+                             "runs a cell's folds in series) or fold (each fold a task). "
+                             "Default: chunk.")] = None,
+    data_root: DataRoot = None,
+    results: Annotated[Path, typer.Option(
+        "--results", metavar="DIR", help="The results folder whose records give measured fold "
+                                         "times.")] = Path("results"),
+    twin_scale: TrainingTwinScale = None,
+    twin_seed: TwinSeed = 0,
+) -> None:
+    """Estimate a run's wall time and peak memory before it runs, on each number of workers.
+
+    Fold times come from earlier records of the same model, protocol and data, or from a few
+    timed training steps; the executor's schedule is simulated over its fold tasks, and the
+    chain of tasks that bounds the wall time is named. Absent twins are generated first, as a run
+    would.
+    """
+    from mer_bench import api
+
+    if all_ and suite:
+        raise ConfigError("give either --all or --suite, not both")
+    estimate = api.estimate(
+        protocol, suite="all" if all_ else suite, models=model, keyframes=keyframes, seeds=seed,
+        selections=[s.value for s in selection or ()], data_root=data_root,
+        twin_scale=twin_scale, twin_seed=twin_seed, results=results,
+        workers=workers or sorted({1, os.cpu_count() or 1}), gpus=gpus,
+        units=[u.value for u in unit] if unit else ("chunk",), console=console)
+    typer.echo(estimate.render())
+
+
 @app.command(epilog=_example("mer-bench doctor --data-root /data/mer"))
 def doctor(
     data_root: DataRoot = None,

@@ -50,20 +50,26 @@ def concurrency(resources: Sequence[Mapping[str, float]], cluster: Mapping[str, 
     return max(1, int(min(fits, default=1) + 1e-9))
 
 
+def chunk_sizes(n_folds: int, n_tasks: int, workers: int) -> list[int]:
+    """The sizes of the chunks of consecutive folds one of ``n_tasks`` tasks with ``n_folds``
+    folds is cut into: at least ``CHUNKS_PER_WORKER`` x ``workers`` chunks in all where the folds
+    allow it, every task into the same number of near-equal chunks (a task with nothing left to
+    train is one empty chunk, so it still ends). The planner simulates the same cut."""
+    per_task = max(1, math.ceil(CHUNKS_PER_WORKER * workers / max(1, n_tasks)))
+    n = min(per_task, n_folds) or 1
+    size, extra = divmod(n_folds, n)
+    return [size + (i < extra) for i in range(n)]
+
+
 def split_tasks(tasks: Sequence["FoldTask"], workers: int) -> list[tuple[int, "FoldTask"]]:
-    """Cut tasks into chunks of consecutive folds, at least ``CHUNKS_PER_WORKER`` x ``workers``
-    in all where the folds allow it, every cell into the same number of near-equal chunks;
-    each chunk with the position of its task."""
-    per_task = max(1, math.ceil(CHUNKS_PER_WORKER * workers / max(1, len(tasks))))
+    """Cut tasks into chunks of consecutive folds (`chunk_sizes`), each chunk with the position
+    of its task."""
     chunks = []
     for position, task in enumerate(tasks):
-        n = min(per_task, len(task.folds)) or 1  # a task with nothing left to train still ends
-        size, extra = divmod(len(task.folds), n)
         start = 0
-        for i in range(n):
-            end = start + size + (i < extra)
-            chunks.append((position, task.with_folds(task.folds[start:end])))
-            start = end
+        for size in chunk_sizes(len(task.folds), len(tasks), workers):
+            chunks.append((position, task.with_folds(task.folds[start:start + size])))
+            start += size
     return chunks
 
 
