@@ -17,7 +17,8 @@ import pandas as pd
 
 from mer_bench.files import atomic_write_bytes, atomic_write_text
 from mer_bench.report.figures import forest_plot_png
-from mer_bench.report.markdown import comparison_note, comparison_page, forest_labels, format_compare
+from mer_bench.report.markdown import comparison_page, forest_labels, format_compare
+from mer_bench.report.notes import comparison_note
 from mer_bench.report.pairing import Kind, compare_table
 from mer_bench.report.stats import BOOTSTRAP_SEED, N_RESAMPLES, TOO_FEW_SUBJECTS
 from mer_bench.store import JobResult
