@@ -56,9 +56,12 @@ def build_comparison(
     kind: Kind = "keyframes",
     n_resamples: int = N_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
+    records_root: str = "records",
 ) -> Comparison:
-    """Compute a comparison (see ``compare_table``) and its Markdown table and note; writes nothing."""
-    table = compare_table(results, baseline, other, kind=kind, n_resamples=n_resamples, seed=seed)
+    """Compute a comparison (see ``compare_table``) and its Markdown table and note; writes nothing.
+    ``records_root`` is the records folder relative to the results folder (the record paths' prefix)."""
+    table = compare_table(results, baseline, other, kind=kind, n_resamples=n_resamples, seed=seed,
+                          records_root=records_root)
     name = comparison_name(baseline, other)
     tests = int((table["verdict"] != TOO_FEW_SUBJECTS).sum())
     note = comparison_note(kind, baseline, other, len(table), tests, n_resamples, seed, name)

@@ -116,11 +116,11 @@ def family_markdown(table: pd.DataFrame, family: str) -> str:
 # Index
 
 
-def leaderboard_markdown(table: pd.DataFrame, *, links: Sequence[str] = ()) -> str:
+def leaderboard_markdown(table: pd.DataFrame, *, sections: Sequence[tuple[str, str]] = ()) -> str:
     """LEADERBOARD.md, the index of the family pages, for a ``leaderboard_table``, by data source.
 
-    ``links`` are Markdown list lines (the published comparisons and the web site), listed under
-    "More" before the closing line.
+    ``sections`` are (heading, Markdown) pairs added after the tables (the published comparisons,
+    the web site).
     """
     index = index_table(table)
     parts = ["# mer-bench leaderboard", index_note(tests_made(table))]
@@ -128,8 +128,8 @@ def leaderboard_markdown(table: pd.DataFrame, *, links: Sequence[str] = ()) -> s
         lines = [[f"[{row['family']}]({FAMILY_DIR}/{row['family']}.md)", *index_cells(row)[1:]]
                  for _, row in rows.iterrows()]
         parts += [f"## {title}", _markdown(lines, INDEX_HEADERS)]
-    if links:
-        parts += ["## More", "\n".join(links)]
+    for heading, body in sections:
+        parts += [f"## {heading}", body]
     parts.append(LEADERBOARD_GENERATED)
     return "\n\n".join(parts) + "\n"
 
