@@ -25,7 +25,8 @@ from mer_bench.metrics import pooled_metrics
 from mer_bench.report.chance import majority_class_scores, uniform_guess_scores
 from mer_bench.report.figures import generated_png_key
 from mer_bench.report.leaderboard import confusion_plots, write_leaderboard
-from mer_bench.report.markdown import family_markdown, human_count, leaderboard_markdown
+from mer_bench.report.cells import human_count
+from mer_bench.report.markdown import family_markdown, leaderboard_markdown
 from mer_bench.report.sources import data_source_group
 from mer_bench.report.tables import confusion_paths, index_table, leaderboard_table
 from mer_bench.store import Cell, JobResult, ResultStore, config_hash

@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markdown_it import MarkdownIt
@@ -49,10 +50,19 @@ from mer_bench.report.notes import (
     trace_note,
 )
 from mer_bench.report.pairing import DELTA_ORDER, SHARED
-from mer_bench.report.ranking import ORACLE
+from mer_bench.report.ranking import ORACLE, TOP
 from mer_bench.report.sources import data_source_group
 from mer_bench.report.stats import TOO_FEW_SUBJECTS
-from mer_bench.report.tables import KIND_REFERENCE, index_table, protocol_info
+from mer_bench.report.tables import (
+    BEST,
+    KIND_REFERENCE,
+    NO_ROW,
+    ONLY_ROW,
+    ORACLE_ONLY,
+    TIED_RESULT,
+    index_table,
+    protocol_info,
+)
 
 GENERATOR = "mer-bench leaderboard"  # <meta name="generator">: a page carrying it was generated
 ASSETS_DIR = "assets"
@@ -68,6 +78,7 @@ _LEADERBOARD_SORT = {"rank": "rank", "seeds": "seeds", "samples": "test_samples"
                      "acc": "acc_mean", "UF1": "uf1_mean", "UAR": "uar_mean", "params": "params", "FLOPs": "flops"}
 _INDEX_SORT = {"records": "records", "samples": "test_samples", "subjects": "test_subjects", "UF1": "uf1_mean",
                "UAR": "uar_mean", "majority UF1": "majority_uf1", "chance UF1": "uniform_uf1"}
+_WRAPPED = {"rows", "flags"}  # long text: the index's list of top rows, a row's flags
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]+")  # an id usable as a CSS selector as it is
 
@@ -186,7 +197,7 @@ def _sort_key(value: object) -> str:
     """A number as JavaScript's parseFloat reads it; '' (sorted last) where there is none."""
     if value is None or pd.isna(value):
         return ""
-    return repr(float(value))
+    return str(int(value)) if isinstance(value, (int, np.integer)) else repr(float(value))
 
 
 @lru_cache(maxsize=1)
@@ -206,9 +217,6 @@ def _record_links(records: str, seeds: str, prefix: str = "") -> tuple[Link, ...
                  for path, seed in zip(paths, seed_list))
 
 
-_WRAPPED = {"rows"}  # the index's list of top rows
-
-
 def _columns(headers: Sequence[str]) -> tuple[Column, ...]:
     return tuple(Column(header, header in NUMERIC_HEADERS, header in _WRAPPED) for header in headers)
 
@@ -221,7 +229,7 @@ def _environment() -> Environment:
 
 def _render(template: str, **context: object) -> str:
     return _environment().get_template(template).render(generator=GENERATOR, assets=ASSETS_DIR, index=INDEX_PAGE,
-                                                        results=RESULTS, **context)
+                                                        **context)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,7 +244,7 @@ def _row_classes(row: pd.Series) -> str:
         classes.append("flagged")
     if row["selection"] == ORACLE:
         classes.append("oracle")
-    if row["vs_top"] == "top":
+    if row["vs_top"] == TOP:
         classes.append("top")
     return " ".join(classes)
 
@@ -258,8 +266,9 @@ def _leaderboard_row(row: pd.Series, texts: Sequence[str], headers: Sequence[str
     return Row(tuple(cells), _row_classes(row), None if reference else filters.add(_run_filters(row)))
 
 
-def _leaderboard_table(rows: pd.DataFrame, headers: Sequence[str], texts, filters: Filters, *,
-                       with_links: bool, caption: str) -> Table:
+def _leaderboard_table(rows: pd.DataFrame, headers: Sequence[str], texts: Callable[[pd.Series], list[str]],
+                       filters: Filters, *, with_links: bool, caption: str) -> Table:
+    """Rows of a leaderboard table with the cell texts ``texts`` gives; run rows first, then the references."""
     built = [_leaderboard_row(row, texts(row), headers, filters, with_links) for _, row in rows.iterrows()]
     columns = _columns([*headers, "confusion", "records"] if with_links else headers)
     return Table(columns, tuple(row for row in built if row.filters is not None),
@@ -304,7 +313,7 @@ def family_html(table: pd.DataFrame, family: str, *, nav: Nav) -> str:
 # Index
 
 
-_RESULT_CLASSES = {"best": "best", "only row": "only", "no row beats chance": "none", "oracle rows only": "none"}
+_RESULT_CLASSES = {BEST: "best", ONLY_ROW: "only", NO_ROW: "none", ORACLE_ONLY: "none"}
 
 
 def _index_row(row: pd.Series, filters: Filters) -> Row:
@@ -322,7 +331,7 @@ def _index_row(row: pd.Series, filters: Filters) -> Row:
     top = row["top_rows"]
     values = {"model": sorted({model for model, _, _ in top}), "keyframes": sorted({kf for _, kf, _ in top}),
               "data": [row["data"]], "selection": [row["selection"]]}
-    result = _RESULT_CLASSES.get(row["result"], "tied" if row["result"].startswith("tied") else "")
+    result = _RESULT_CLASSES.get(row["result"], "tied" if row["result"].startswith(TIED_RESULT) else "")
     return Row(tuple(cells), f"result-{result}" if result else "", filters.add(values))
 
 

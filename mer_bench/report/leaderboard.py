@@ -25,7 +25,8 @@ import pandas as pd
 from mer_bench.errors import DataError
 from mer_bench.files import atomic_write_bytes, write_if_changed
 from mer_bench.report.figures import confusion_key, confusion_png, generated_png_key
-from mer_bench.report.markdown import FAMILY_DIR, LEADERBOARD_GENERATED, family_markdown, leaderboard_markdown
+from mer_bench.report.markdown import FAMILY_DIR, family_markdown, leaderboard_markdown
+from mer_bench.report.notes import LEADERBOARD_GENERATED
 from mer_bench.report.sources import data_source_group
 from mer_bench.report.tables import (
     CONFUSION_DIR,

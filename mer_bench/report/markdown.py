@@ -21,7 +21,6 @@ from mer_bench.report.cells import (
     RANKED_HEADERS,
     compare_cells,
     compare_left_columns,
-    human_count,
     index_cells,
     part_cells,
     ranked_cells,
@@ -31,7 +30,6 @@ from mer_bench.report.notes import (
     COMPARE_GENERATED,
     LEADERBOARD_GENERATED,
     ORACLE_ROWS_NOTE,
-    comparison_note,
     comparison_title,
     family_notes,
     index_note,
@@ -169,7 +167,6 @@ def forest_labels(table: pd.DataFrame, kind: Kind) -> Sequence[str]:
 
 
 __all__ = [
-    "COMPARE_GENERATED", "FAMILY_DIR", "LEADERBOARD_GENERATED", "by_data_source", "comparison_note",
-    "comparison_page", "family_markdown", "forest_labels", "format_compare", "human_count", "index_note",
+    "FAMILY_DIR", "by_data_source", "comparison_page", "family_markdown", "forest_labels", "format_compare",
     "leaderboard_markdown", "protocol_heading",
 ]
