@@ -78,7 +78,7 @@ _LEADERBOARD_SORT = {"rank": "rank", "seeds": "seeds", "samples": "test_samples"
                      "acc": "acc_mean", "UF1": "uf1_mean", "UAR": "uar_mean", "params": "params", "FLOPs": "flops"}
 _INDEX_SORT = {"records": "records", "samples": "test_samples", "subjects": "test_subjects", "UF1": "uf1_mean",
                "UAR": "uar_mean", "majority UF1": "majority_uf1", "chance UF1": "uniform_uf1"}
-_WRAPPED = {"rows", "flags"}  # long text: the index's list of top rows, a row's flags
+_WRAPPED = {"group", "rows", "result", "flags"}  # long text: the index's group, result and top rows, flags
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]+")  # an id usable as a CSS selector as it is
 
