@@ -335,7 +335,8 @@ def leaderboard(results: str | Path = "results", *, write: bool = True) -> pd.Da
     ----------
     results : the results folder.
     write : also regenerate the pages (``LEADERBOARD.md``, ``leaderboard.csv``,
-        ``leaderboards/<family>.md``, the standard comparisons), under the folder's lock.
+        ``leaderboards/<family>.md``, the standard comparisons, the web pages under ``site/``),
+        under the folder's lock.
 
     Returns
     -------

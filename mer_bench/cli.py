@@ -498,13 +498,16 @@ def models(pattern: Annotated[str, typer.Argument(help="Glob over model names.")
 @app.command(epilog=_example("mer-bench leaderboard", "mer-bench leaderboard --results /tmp/r"))
 def leaderboard(results: ResultsDir = Path("results")) -> None:
     """Regenerate the leaderboards from the stored records: LEADERBOARD.md and leaderboard.csv (index),
-    leaderboards/<family>.md and .csv (one page per protocol family) and plots/confusion/."""
+    leaderboards/<family>.md and .csv (one page per protocol family), plots/confusion/, the standard
+    comparisons under compare/, and the web pages under site/ (open site/index.html in a browser)."""
     from mer_bench import api
     from mer_bench.report.leaderboard import FAMILY_DIR
+    from mer_bench.report.site import SITE_DIR
 
     api.leaderboard(results)
     typer.echo(f"wrote {results / 'LEADERBOARD.md'} and the family pages under "
                f"{results / FAMILY_DIR}")
+    typer.echo(f"wrote the web pages under {results / SITE_DIR}: open {results / SITE_DIR / 'index.html'}")
 
 
 @app.command(epilog=_example(

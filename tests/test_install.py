@@ -87,6 +87,14 @@ def test_the_wheel_ships_its_protocols_and_plans_a_run(installed: Path, tmp_path
     assert not results.exists()
 
 
+def test_the_wheel_ships_the_web_pages_templates_and_assets(installed: Path) -> None:
+    report = installed / "mer_bench" / "report"
+    shipped = {path.relative_to(report).as_posix() for path in report.glob("site_*/*")}
+    expected = {path.relative_to(REPO / "mer_bench" / "report").as_posix()
+                for path in (REPO / "mer_bench" / "report").glob("site_*/*") if path.suffix in (".j2", ".css", ".js")}
+    assert expected and shipped == expected
+
+
 def write_toyme(folder: Path) -> None:
     """Two subjects with two clips each, in the plugin dataset's layout (frames are not decoded
     by a dry run, so any bytes do)."""

@@ -25,7 +25,8 @@ from mer_bench.metrics import pooled_metrics
 from mer_bench.report.chance import majority_class_scores, uniform_guess_scores
 from mer_bench.report.figures import generated_png_key
 from mer_bench.report.leaderboard import confusion_plots, write_leaderboard
-from mer_bench.report.markdown import family_markdown, human_count, leaderboard_markdown
+from mer_bench.report.cells import human_count
+from mer_bench.report.markdown import family_markdown, leaderboard_markdown
 from mer_bench.report.sources import data_source_group
 from mer_bench.report.tables import confusion_paths, index_table, leaderboard_table
 from mer_bench.store import Cell, JobResult, ResultStore, config_hash
@@ -690,14 +691,16 @@ def test_the_cli_regenerates_the_pages_and_publishes_the_comparisons(results_cop
     assert code == 0, err
     assert "LEADERBOARD.md" in out
     after = outputs(results_copy)
-    # the pages are those write_leaderboard made; the CLI adds the paired comparisons
+    # the pages are those write_leaderboard made; the CLI adds the paired comparisons and the site
     assert {k: v for k, v in after.items() if k != "LEADERBOARD.md" and
-            not k.startswith("compare/")} == {k: v for k, v in before.items()
-                                              if k != "LEADERBOARD.md"}
-    assert {"compare/annotated-vs-gamdss.md", "compare/fixed-epochs-vs-oracle.md"} <= set(after)
+            not k.startswith(("compare/", "site/"))} == {k: v for k, v in before.items()
+                                                         if k != "LEADERBOARD.md"}
+    assert {"compare/annotated-vs-gamdss.md", "compare/fixed-epochs-vs-oracle.md", "site/index.html"} <= set(after)
     index = after["LEADERBOARD.md"].decode()
-    assert index.startswith(before["LEADERBOARD.md"].decode().rstrip("\n"))
-    assert "(compare/annotated-vs-gamdss.md)" in index
+    tables_part = before["LEADERBOARD.md"].decode().rsplit("\n\n", 1)[0]  # all but the closing line
+    assert index.startswith(tables_part + "\n\n## Paired comparisons\n\n")
+    assert "(compare/annotated-vs-gamdss.md)" in index and "(site/index.html)" in index
+    assert index.endswith(before["LEADERBOARD.md"].decode().rsplit("\n\n", 1)[1])
     code, _, err = cli("leaderboard", "--results", results_copy)
     assert code == 0, err
     assert outputs(results_copy) == after  # regenerating is deterministic

@@ -17,7 +17,8 @@ import pandas as pd
 
 from mer_bench.files import atomic_write_bytes, atomic_write_text
 from mer_bench.report.figures import forest_plot_png
-from mer_bench.report.markdown import comparison_note, comparison_page, forest_labels, format_compare
+from mer_bench.report.markdown import comparison_page, forest_labels, format_compare
+from mer_bench.report.notes import comparison_note
 from mer_bench.report.pairing import Kind, compare_table
 from mer_bench.report.stats import BOOTSTRAP_SEED, N_RESAMPLES, TOO_FEW_SUBJECTS
 from mer_bench.store import JobResult
@@ -55,9 +56,12 @@ def build_comparison(
     kind: Kind = "keyframes",
     n_resamples: int = N_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
+    records_root: str = "records",
 ) -> Comparison:
-    """Compute a comparison (see ``compare_table``) and its Markdown table and note; writes nothing."""
-    table = compare_table(results, baseline, other, kind=kind, n_resamples=n_resamples, seed=seed)
+    """Compute a comparison (see ``compare_table``) and its Markdown table and note; writes nothing.
+    ``records_root`` is the records folder relative to the results folder (the record paths' prefix)."""
+    table = compare_table(results, baseline, other, kind=kind, n_resamples=n_resamples, seed=seed,
+                          records_root=records_root)
     name = comparison_name(baseline, other)
     tests = int((table["verdict"] != TOO_FEW_SUBJECTS).sum())
     note = comparison_note(kind, baseline, other, len(table), tests, n_resamples, seed, name)

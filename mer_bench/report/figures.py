@@ -76,6 +76,7 @@ def forest_plot_png(table: pd.DataFrame, *, labels: Sequence[str], title: str, x
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     y = np.arange(len(table))[::-1]
     figure = Figure(figsize=(7.5, 1.2 + 0.4 * len(table)), layout="constrained")
@@ -95,8 +96,9 @@ def forest_plot_png(table: pd.DataFrame, *, labels: Sequence[str], title: str, x
     axes.axvline(0.0, color="firebrick", linewidth=1, linestyle="--")
     axes.set_yticks(y, list(labels))
     axes.set_ylim(-0.7, len(table) - 0.3)
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=6))  # tick labels of a narrow range must not overlap
     axes.set_xlabel(xlabel)
-    axes.set_title(title)
+    figure.suptitle(title)  # centred on the figure: long row labels must not push it off the edge
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
     return buffer.getvalue()

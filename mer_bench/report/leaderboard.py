@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import pandas as pd
+
 from mer_bench.errors import DataError
 from mer_bench.files import atomic_write_bytes, write_if_changed
 from mer_bench.report.figures import confusion_key, confusion_png, generated_png_key
-from mer_bench.report.markdown import FAMILY_DIR, LEADERBOARD_GENERATED, family_markdown, leaderboard_markdown
+from mer_bench.report.markdown import FAMILY_DIR, family_markdown, leaderboard_markdown
+from mer_bench.report.notes import LEADERBOARD_GENERATED
 from mer_bench.report.sources import data_source_group
 from mer_bench.report.tables import (
     CONFUSION_DIR,
@@ -105,20 +108,35 @@ def _remove_stale(out_dir: Path, keep: set[Path]) -> None:
                 directory.rmdir()
 
 
-def write_leaderboard(results: Sequence[JobResult], out_dir: Path, *, records_dir: Path | None = None) -> Path:
+def records_root(out_dir: Path, records_dir: Path | None) -> str:
+    """The records folder relative to the results folder ``out_dir`` (default ``records``), as record
+    paths in the tables name it."""
+    records_dir = Path(records_dir) if records_dir is not None else Path(out_dir) / "records"
+    return Path(os.path.relpath(records_dir.absolute(), Path(out_dir).absolute())).as_posix()
+
+
+def check_some_records(results: Sequence[JobResult], records_dir: Path) -> None:
+    if not results:
+        raise DataError(f"no result records under {records_dir}; run `mer-bench run --all` first")
+
+
+def write_leaderboard(results: Sequence[JobResult], out_dir: Path, *, records_dir: Path | None = None,
+                      table: pd.DataFrame | None = None, sections: Sequence[tuple[str, str]] = ()) -> Path:
     """Write the index, the family pages and CSVs and the confusion plots under ``out_dir``.
 
     Returns the index path (``out_dir/LEADERBOARD.md``). ``records_dir`` (default
     ``out_dir/records``) is where the records were read from: record paths in the CSVs are written
     relative to ``out_dir``, and it is named in the error raised when there are no records.
+    ``table`` is the ``leaderboard_table`` of ``results`` when the caller has made it already;
+    ``sections`` ((heading, Markdown) pairs) end the index.
     """
     out_dir = Path(out_dir)
     records_dir = Path(records_dir) if records_dir is not None else out_dir / "records"
-    if not results:
-        raise DataError(f"no result records under {records_dir}; run `mer-bench run --all` first")
-    records_root = Path(os.path.relpath(records_dir.absolute(), out_dir.absolute())).as_posix()
-    table = leaderboard_table(results, records_root=records_root)
-    texts = {out_dir / LEADERBOARD_MD: leaderboard_markdown(table), out_dir / LEADERBOARD_CSV: table_csv(table)}
+    check_some_records(results, records_dir)
+    if table is None:
+        table = leaderboard_table(results, records_root=records_root(out_dir, records_dir))
+    texts = {out_dir / LEADERBOARD_MD: leaderboard_markdown(table, sections=sections),
+             out_dir / LEADERBOARD_CSV: table_csv(table)}
     for family in table["family"].drop_duplicates():
         texts[out_dir / FAMILY_DIR / f"{family}.md"] = family_markdown(table, family)
         texts[out_dir / FAMILY_DIR / f"{family}.csv"] = table_csv(table[table["family"] == family])
@@ -134,5 +152,5 @@ def write_leaderboard(results: Sequence[JobResult], out_dir: Path, *, records_di
     return out_dir / LEADERBOARD_MD
 
 
-__all__ = ["ConfusionPlot", "FAMILY_DIR", "LEADERBOARD_CSV", "LEADERBOARD_MD", "confusion_plots",
-           "write_leaderboard"]
+__all__ = ["ConfusionPlot", "FAMILY_DIR", "LEADERBOARD_CSV", "LEADERBOARD_MD", "check_some_records",
+           "confusion_plots", "leaderboard_table", "records_root", "write_leaderboard"]

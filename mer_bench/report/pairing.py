@@ -148,7 +148,7 @@ def _rounded(value: float | None) -> float:
 
 
 def _row(pair: CellPair, baseline: str, other: str, kind: Kind, n_resamples: int,
-         seed: int) -> tuple[dict[str, object], PairedTest]:
+         seed: int, records_root: str) -> tuple[dict[str, object], PairedTest]:
     y_true, subjects, base_preds, other_preds = _prediction_arrays(pair)
     n_classes = len(pair.baseline[0].metrics.classes)
     test = paired_test(y_true, base_preds, other_preds, subjects, n_classes, n_resamples=n_resamples, seed=seed)
@@ -189,6 +189,8 @@ def _row(pair: CellPair, baseline: str, other: str, kind: Kind, n_resamples: int
         f"cells_{other}": " ".join(run.cell.cell_id for run in pair.other),
         f"config_hashes_{baseline}": " ".join(run.config_hash for run in pair.baseline),
         f"config_hashes_{other}": " ".join(run.config_hash for run in pair.other),
+        f"records_{baseline}": " ".join(f"{records_root}/{run.cell.relpath.as_posix()}" for run in pair.baseline),
+        f"records_{other}": " ".join(f"{records_root}/{run.cell.relpath.as_posix()}" for run in pair.other),
     })
     return row, test
 
@@ -201,6 +203,7 @@ def compare_table(
     kind: Kind = "keyframes",
     n_resamples: int = N_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
+    records_root: str = "records",
 ) -> pd.DataFrame:
     """One row per paired (protocol, data source, model, shared setting); differences are other - baseline.
 
@@ -212,12 +215,13 @@ def compare_table(
     ``<score>_diff_high``; ``uf1_se`` (bootstrap standard error of ΔUF1) and ``uf1_mde`` (minimum
     detectable ΔUF1, NaN when the sides never disagree); ``n01``, ``n10``, ``p_mcnemar``,
     ``p_holm`` (Holm across the rows with a verdict), ``verdict``; then the trace columns
-    protocol_hash, seed_list, ``cells_<side>`` and ``config_hashes_<side>``. With fewer than
+    protocol_hash, seed_list, ``cells_<side>``, ``config_hashes_<side>`` and ``records_<side>`` (record
+    folders below ``records_root``, aligned with seed_list). With fewer than
     ``MIN_SUBJECTS`` test subjects the interval, SE, MDE and ``p_holm`` are NaN and the verdict is
     "too few subjects". Scores are rounded to 4 decimals, p-values are not.
     """
     pairs = paired_results(results, baseline, other, kind=kind)
-    built = [_row(pair, baseline, other, kind, n_resamples, seed) for pair in pairs]
+    built = [_row(pair, baseline, other, kind, n_resamples, seed, records_root) for pair in pairs]
     table = pd.DataFrame([row for row, _ in built])
     tests = [test for _, test in built]
     testable = [i for i, test in enumerate(tests) if not test.too_few_subjects]

@@ -1,14 +1,22 @@
-"""Everything published from the records: leaderboards, and the standard paired comparisons
-(with vs without reselection; oracle vs honest selection) wherever the records allow them."""
+"""Everything published from the records: the Markdown leaderboards, the standard paired comparisons
+(with vs without reselection; oracle vs honest selection) wherever the records allow them, and the
+web site (``site/``) that shows both.
+
+The leaderboard table and the comparisons are computed once, and every page (Markdown and HTML) is
+rendered from them before the first file is written.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Sequence
 
-from mer_bench.files import atomic_write_text
-from mer_bench.report.compare import COMPARE_DIR, comparison_name, write_comparison
-from mer_bench.report.leaderboard import write_leaderboard
+from mer_bench.report.compare import COMPARE_DIR, Comparison, build_comparison, save_comparison
+from mer_bench.report.html import INDEX_PAGE
+from mer_bench.report.leaderboard import check_some_records, records_root, write_leaderboard
+from mer_bench.report.notes import COMPARISON_TITLES
+from mer_bench.report.site import SITE_DIR, site_pages, write_site_pages
+from mer_bench.report.tables import leaderboard_table
 from mer_bench.store import JobResult
 
 # (baseline, other, what differs): the comparisons every published run gets when it has both sides
@@ -16,10 +24,12 @@ STANDARD_COMPARISONS = (
     ("annotated", "gamdss", "keyframes"),
     ("fixed-epochs", "oracle", "selection"),
 )
-TITLES = {
-    "keyframes": "with vs without GAMDSS reselection",
-    "selection": "how much picking the best epoch on the test subject inflates the numbers",
-}
+SITE_NOTE = (
+    f"[{SITE_DIR}/{INDEX_PAGE}]({SITE_DIR}/{INDEX_PAGE}): these tables as web pages, sortable and "
+    "filterable by model, keyframes, data source and selection, with the confusion matrices and the "
+    "comparisons' forest plots, every row linked to its records. Open it in a browser straight from "
+    "the folder: no server and no network are needed."
+)
 
 
 def _has_pair(results: Sequence[JobResult], baseline: str, other: str, kind: str) -> bool:
@@ -38,16 +48,32 @@ def _has_pair(results: Sequence[JobResult], baseline: str, other: str, kind: str
     return bool(sides[baseline] & sides[other])
 
 
+def standard_comparisons(results: Sequence[JobResult], *, records_root: str = "records") -> list[Comparison]:
+    """The ``STANDARD_COMPARISONS`` the records hold both sides of."""
+    return [build_comparison(results, baseline, other, kind=kind, records_root=records_root)
+            for baseline, other, kind in STANDARD_COMPARISONS if _has_pair(results, baseline, other, kind)]
+
+
 def publish(results: Sequence[JobResult], out_dir: Path, *, records_dir: Path | None = None) -> Path:
-    """Write the leaderboards and the standard comparisons; the index links the comparisons."""
-    index = write_leaderboard(results, out_dir, records_dir=records_dir)
-    links = []
-    for baseline, other, kind in STANDARD_COMPARISONS:
-        if _has_pair(results, baseline, other, kind):
-            page = write_comparison(results, out_dir / COMPARE_DIR, baseline, other, kind=kind)
-            links.append(f"- [{comparison_name(baseline, other)}]"
-                         f"({page.relative_to(out_dir).as_posix()}): {TITLES[kind]}")
-    if links:
-        text = index.read_text(encoding="utf-8").rstrip("\n")
-        atomic_write_text(index, f"{text}\n\n## Paired comparisons\n\n" + "\n".join(links) + "\n")
+    """Write the leaderboards, the standard comparisons and the web site under ``out_dir``; the
+    index (returned) links the comparisons and the site."""
+    out_dir = Path(out_dir)
+    records_dir = Path(records_dir) if records_dir is not None else out_dir / "records"
+    check_some_records(results, records_dir)
+    root = records_root(out_dir, records_dir)
+    table = leaderboard_table(results, records_root=root)
+    comparisons = standard_comparisons(results, records_root=root)
+    pages = site_pages(table, comparisons)
+    sections = []
+    if comparisons:
+        sections.append(("Paired comparisons", "\n".join(
+            f"- [{c.name}]({COMPARE_DIR}/{c.name}.md): {COMPARISON_TITLES[c.kind]}" for c in comparisons)))
+    sections.append(("Web pages", SITE_NOTE))
+    index = write_leaderboard(results, out_dir, records_dir=records_dir, table=table, sections=sections)
+    for comparison in comparisons:
+        save_comparison(comparison, out_dir / COMPARE_DIR)
+    write_site_pages(pages, out_dir / SITE_DIR)
     return index
+
+
+__all__ = ["SITE_NOTE", "STANDARD_COMPARISONS", "publish", "standard_comparisons"]

@@ -67,8 +67,8 @@ TABLE_COLUMNS = [
     "protocol_hash", "seed_list", "config_hashes", "git_commits", "package_versions", "records", "confusion",
 ]
 INDEX_COLUMNS = [
-    "data", "data_source", "family", "protocol", "protocol_version", "group", "records", "test_samples",
-    "test_subjects", "result", "rows", "uf1_mean", "uf1_std", "uar_mean", "uar_std", "majority_uf1",
+    "data", "data_source", "family", "protocol", "protocol_version", "group", "selection", "records", "test_samples",
+    "test_subjects", "result", "rows", "top_rows", "uf1_mean", "uf1_std", "uar_mean", "uar_std", "majority_uf1",
     "uniform_uf1",
 ]
 BEST, TIED_RESULT, ONLY_ROW, NO_ROW, ORACLE_ONLY = (
@@ -379,13 +379,13 @@ def _index_line(rows: pd.DataFrame, references: pd.DataFrame) -> dict[str, objec
     ranked = rows[rows["rank"].notna()]
     line = {"data": first["data"], "data_source": first["data_source"], "family": first["family"],
             "protocol": first["protocol"], "protocol_version": first["protocol_version"], "group": first["group"],
-            "records": int(rows["seeds"].sum()), "test_samples": int(first["test_samples"]),
+            "selection": first["selection"], "records": int(rows["seeds"].sum()), "test_samples": int(first["test_samples"]),
             "test_subjects": int(first["test_subjects"]),
             "majority_uf1": float(references.iloc[0]["uf1_mean"]), "uniform_uf1": float(references.iloc[1]["uf1_mean"])}
     if ranked.empty:
         oracle = (rows["flags"].str.split("; ").map(lambda flags: FLAG_ORACLE in flags)).all()
-        return {**line, "result": ORACLE_ONLY if oracle else NO_ROW, "rows": "", "uf1_mean": math.nan,
-                "uf1_std": math.nan, "uar_mean": math.nan, "uar_std": math.nan}
+        return {**line, "result": ORACLE_ONLY if oracle else NO_ROW, "rows": "", "top_rows": (),
+                "uf1_mean": math.nan, "uf1_std": math.nan, "uar_mean": math.nan, "uar_std": math.nan}
     top = ranked.iloc[0]
     level = ranked[ranked["vs_top"].isin([TOP, TIED, TOO_FEW_SUBJECTS])]
     if len(ranked) == 1:
@@ -395,6 +395,7 @@ def _index_line(rows: pd.DataFrame, references: pd.DataFrame) -> dict[str, objec
     else:
         result = TIED_RESULT + (f" ({TOO_FEW_SUBJECTS})" if (level["vs_top"] == TOO_FEW_SUBJECTS).any() else "")
     return {**line, "result": result, "rows": "; ".join(_row_name(row) for _, row in level.iterrows()),
+            "top_rows": tuple((row["model"], row["keyframes"], row["selection"]) for _, row in level.iterrows()),
             "uf1_mean": top["uf1_mean"], "uf1_std": top["uf1_std"], "uar_mean": top["uar_mean"],
             "uar_std": top["uar_std"]}
 
@@ -402,7 +403,8 @@ def _index_line(rows: pd.DataFrame, references: pd.DataFrame) -> dict[str, objec
 def index_table(table: pd.DataFrame) -> pd.DataFrame:
     """One line per (data source, protocol table, comparable group) of a ``leaderboard_table``, ordered
     by data source, family, protocol and group (``INDEX_COLUMNS``). Oracle groups get a line only
-    where a table has nothing else."""
+    where a table has nothing else. ``rows`` names the top rows ('model · keyframes · selection',
+    '; '-separated); ``top_rows`` holds the same as (model, keyframes, selection) tuples."""
     main = table[table["part"] == ""]
     lines = []
     for (_, data_source), rows in main.groupby(["protocol", "data_source"], sort=False):
