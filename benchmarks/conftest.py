@@ -12,7 +12,7 @@ def twin_samples(tmp_path_factory):
 
     directory = tmp_path_factory.mktemp("bench-data") / "CASME2"
     write_twin("casme2", directory, scale=0.15, seed=0)
-    return read_casme2(directory)
+    return read_casme2(directory).samples
 
 
 def pytest_addoption(parser):

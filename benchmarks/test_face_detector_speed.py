@@ -17,7 +17,6 @@ Detection rates of the same detectors: ``benchmarks/face_detection_rates.py``.
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import cv2
@@ -25,6 +24,7 @@ import numpy as np
 import pytest
 
 from mer_bench.inputs.face_detect import DEFAULT_DETECTOR, HaarDetector, detect_faces
+from timing import best_seconds
 
 BEFORE = HaarDetector(preparations=("equalise",))
 Detect = Callable[[np.ndarray], object]
@@ -37,7 +37,7 @@ def samm_first_frames(tmp_path_factory) -> list[np.ndarray]:
 
     directory = tmp_path_factory.mktemp("bench-data") / "SAMM"
     write_twin("samm", directory, scale=0.15, seed=0)
-    return [cv2.imread(str(sample.frame_paths[0])) for sample in read_samm(directory)]
+    return [cv2.imread(str(sample.frame_paths[0])) for sample in read_samm(directory).samples]
 
 
 @pytest.fixture(scope="module")
@@ -67,16 +67,6 @@ def detectors() -> dict[str, Detect]:
     return rows
 
 
-def best_seconds(work: Callable[[], object], repeats: int = 2) -> float:
-    """Best of ``repeats`` wall times: the least disturbed by other processes on shared cores."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times)
-
-
 def cost_ratios(frames: list[np.ndarray], rounds: int = 5) -> dict[str, tuple[float, float]]:
     """Per detector: (ms per frame, median over rounds of its time / the reference's time).
 
@@ -90,8 +80,8 @@ def cost_ratios(frames: list[np.ndarray], rounds: int = 5) -> dict[str, tuple[fl
         [detect(frame) for frame in frames[:2]]  # load cascades / models outside the timing
     for _ in range(rounds):
         for name, detect in rows.items():
-            base = best_seconds(lambda: [reference(frame) for frame in frames])
-            own = best_seconds(lambda d=detect: [d(frame) for frame in frames])
+            base = best_seconds(lambda: [reference(frame) for frame in frames], 2)
+            own = best_seconds(lambda d=detect: [d(frame) for frame in frames], 2)
             per_round[name].append((own, own / base))
     return {name: (1000 * float(np.median([t for t, _ in pairs])) / len(frames),
                    float(np.median([r for _, r in pairs]))) for name, pairs in per_round.items()}

@@ -14,7 +14,6 @@ the ratio table). Three numbers per clip, on the same twin clips in the same run
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Callable
 
@@ -26,6 +25,7 @@ from gamdss.distances import PixelDistance, frame_gram, sq_distances
 from gamdss.selection import reselect_sample
 from mer_bench.inputs.frames import read_frames
 from mer_bench.missing_apex import with_apex
+from timing import best_seconds
 
 EPOCHS = 199
 FRACTION = 0.1
@@ -80,16 +80,6 @@ def gram_distances(sample) -> None:
     if positions:
         gram = frame_gram(read_frames([sample.frame_paths[p] for p in positions]))
         sq_distances(gram, range(len(positions)), range(len(positions)))
-
-
-def best_seconds(work: Callable[[], None], repeats: int = 5) -> float:
-    """Best of ``repeats`` wall times: the least disturbed by other processes on shared cores."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def strategy_work(samples, variant: str) -> Callable[[], None]:
