@@ -22,6 +22,7 @@ from mer_bench.data.casme import (
 )
 from mer_bench.data.sample import KeyFrames
 from mer_bench.synth.annotator import AnnotatorModel
+from mer_bench.synth.difficulty import Difficulty
 from mer_bench.synth.distractors import Distractors
 from mer_bench.synth.plan import ClipPlan, SpanModel, TwinSpec, plan_twin, scaled_count, stream
 from mer_bench.synth.staging import TWIN_MARKER, staged_directory
@@ -64,7 +65,8 @@ EXPRESSIONS: dict[str, tuple[tuple[str, float], ...]] = {
     "contempt": (("R14", 0.5), ("L14", 0.5)),
 }
 
-DISTRACTORS = Distractors()
+DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.5), confusable_share=0.0, distractors=Distractors())
+DISTRACTORS = DIFFICULTY.distractors
 
 # CASME and CASME II were coded by the same lab with the same procedure; GAMDSS's reading of
 # CASME II coders (onset -3, apex +3, offset +2 frames at 200 fps, i.e. about -15 / +15 / +10 ms)
@@ -103,10 +105,10 @@ def casme_twin_spec(scale: float = 1.0) -> TwinSpec:
         # room for the annotator's errors; the folder is cut afterwards (see cut_to_folder)
         margin_frames=(3, 5),
         first_frame=(20, 150),  # onsets of the rows seen run 63-113
-        amplitude_px=(1.0, 2.5),
         au_weight=(0.6, 1.4),
         missing_apex_rows=0,  # ApexF1 is filled in every row of the release
         annotator=ANNOTATOR,
+        difficulty=DIFFICULTY,
     )
 
 

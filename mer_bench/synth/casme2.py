@@ -8,6 +8,7 @@ import numpy as np
 
 from mer_bench.data.casme2 import FPS, HEADER, MISSING_APEX, TWIN_VERSION, subject_id
 from mer_bench.synth.annotator import AnnotatorModel
+from mer_bench.synth.difficulty import Difficulty
 from mer_bench.synth.distractors import Distractors
 from mer_bench.synth.plan import ClipPlan, SpanModel, TwinSpec, plan_twin, scaled_count, swap_labels
 from mer_bench.synth.staging import TWIN_MARKER, staged_directory
@@ -46,7 +47,8 @@ EXPRESSIONS: dict[str, tuple[tuple[str, float], ...]] = {
 }
 
 # nuisance levels of the written twin (see distractors.Distractors)
-DISTRACTORS = Distractors()
+DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.5), confusable_share=0.0, distractors=Distractors())
+DISTRACTORS = DIFFICULTY.distractors
 
 # GAMDSS's reading of CASME II coders: onsets marked early, apexes late, offsets a little late.
 ANNOTATOR = AnnotatorModel(
@@ -75,11 +77,11 @@ def casme2_twin_spec(scale: float = 1.0) -> TwinSpec:
         apex_to_offset=SpanModel(median=30.0, log_sd=0.45, low=8, high=100),
         margin_frames=(4, 12),
         first_frame=(1, 300),
-        amplitude_px=(1.0, 2.5),
         au_weight=(0.6, 1.4),
         # the real file writes '/' for a few apexes; about 1% of rows here
         missing_apex_rows=max(1 if scale >= 0.5 else 0, round(0.01 * n_samples)),
         annotator=ANNOTATOR,
+        difficulty=DIFFICULTY,
     )
 
 

@@ -40,6 +40,7 @@ from mer_bench.data.casme3 import (
 )
 from mer_bench.data.sample import KeyFrames
 from mer_bench.synth.annotator import AnnotatorModel
+from mer_bench.synth.difficulty import Difficulty
 from mer_bench.synth.distractors import Distractors
 from mer_bench.synth.plan import ClipPlan, SpanModel, TwinSpec, plan_twin, scaled_count, stream
 from mer_bench.synth.staging import TWIN_MARKER, staged_directory
@@ -117,7 +118,8 @@ ANNOTATOR = AnnotatorModel(
 ONSET_TO_APEX = SpanModel(median=5.0, log_sd=0.18, low=2, high=14)
 APEX_TO_OFFSET = SpanModel(median=11.0, log_sd=0.7, low=3, high=150)
 
-DISTRACTORS = Distractors()
+DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.5), confusable_share=0.0, distractors=Distractors())
+DISTRACTORS = DIFFICULTY.distractors
 STREAM_LAYOUT = 40  # streams beyond plan.py's: where clips sit in their video, ids, spellings
 STREAM_QUIRKS = 41
 
@@ -164,10 +166,10 @@ def casme3_twin_spec(scale: float = 1.0) -> TwinSpec:
         apex_to_offset=APEX_TO_OFFSET,
         margin_frames=(4, 10),
         first_frame=(1, 1),  # placed within their video afterwards (see _place_in_videos)
-        amplitude_px=(1.0, 2.5),
         au_weight=(0.6, 1.4),
         missing_apex_rows=0,  # the v2 file writes every apex
         annotator=ANNOTATOR,
+        difficulty=DIFFICULTY,
     )
 
 

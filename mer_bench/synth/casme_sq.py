@@ -27,6 +27,7 @@ from mer_bench.data.casme_sq import (
 )
 from mer_bench.data.sample import KeyFrames
 from mer_bench.synth.annotator import AnnotatorModel
+from mer_bench.synth.difficulty import Difficulty
 from mer_bench.synth.distractors import Distractors
 from mer_bench.synth.plan import ClipPlan, SpanModel, TwinSpec, plan_twin, scaled_count, stream
 from mer_bench.synth.staging import TWIN_MARKER, staged_directory
@@ -91,7 +92,8 @@ MICRO_SPANS = (SpanModel(median=4.0, log_sd=0.2, low=2, high=7),
 MACRO_SPANS = (SpanModel(median=12.0, log_sd=0.45, low=5, high=60),
                SpanModel(median=22.0, log_sd=0.5, low=6, high=120))
 
-DISTRACTORS = Distractors()
+DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.5), confusable_share=0.0, distractors=Distractors())
+DISTRACTORS = DIFFICULTY.distractors
 STREAM_LAYOUT = 40  # streams beyond plan.py's
 MACRO_SEED_OFFSET = 1_000_003  # macro plans come from their own streams
 
@@ -113,10 +115,10 @@ def casme_sq_twin_spec(scale: float = 1.0, *, macro: bool = False) -> TwinSpec:
         apex_to_offset=fall,
         margin_frames=(4, 10),
         first_frame=(1, 1),  # placed within their video afterwards
-        amplitude_px=(1.0, 2.5),
         au_weight=(0.6, 1.4),
         missing_apex_rows=0,
         annotator=ANNOTATOR,
+        difficulty=DIFFICULTY,
     )
 
 

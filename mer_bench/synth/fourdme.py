@@ -22,6 +22,7 @@ from mer_bench.data.fourdme import (
     TWIN_VERSION,
 )
 from mer_bench.synth.annotator import AnnotatorModel
+from mer_bench.synth.difficulty import Difficulty
 from mer_bench.synth.distractors import Distractors
 from mer_bench.synth.motion import ActionUnit
 from mer_bench.synth.plan import ClipPlan, SpanModel, TwinSpec, scaled_count, stream
@@ -64,7 +65,8 @@ K_MARK_SHARE = 0.1  # rows with one AU marked '(k)'
 ANNOTATOR = AnnotatorModel(
     onset_bias=-1.2, apex_bias=1.2, offset_bias=1.5, onset_sd=0.8, apex_sd=1.0, offset_sd=1.5
 )
-DISTRACTORS = Distractors()
+DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.5), confusable_share=0.0, distractors=Distractors())
+DISTRACTORS = DIFFICULTY.distractors
 SCENE = Scene(height=192, width=256)  # grey video with the face inside a wider frame
 STREAM_STYLE = 101  # 4DME-only random stream (see plan.stream)
 
@@ -86,10 +88,10 @@ def fourdme_twin_spec(scale: float = 1.0) -> TwinSpec:
         apex_to_offset=SpanModel(median=13.0, log_sd=0.4, low=4, high=40),
         margin_frames=(3, 8),
         first_frame=(1, 2000),
-        amplitude_px=(1.0, 2.5),
         au_weight=(0.6, 1.4),
         missing_apex_rows=0,  # every 4DME sample has an apex
         annotator=ANNOTATOR,
+        difficulty=DIFFICULTY,
     )
 
 

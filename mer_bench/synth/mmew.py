@@ -18,6 +18,7 @@ import numpy as np
 from mer_bench.data.mmew import FPS, FRAMES_DIR, HEADER, TWIN_VERSION, subject_id
 from mer_bench.data.sample import KeyFrames
 from mer_bench.synth.annotator import AnnotatorModel
+from mer_bench.synth.difficulty import Difficulty
 from mer_bench.synth.distractors import Distractors
 from mer_bench.synth.plan import (ClipPlan, SpanModel, TwinSpec, plan_twin, scaled_count, stream,
                                    swap_labels)
@@ -74,7 +75,8 @@ EXPRESSIONS: dict[str, tuple[tuple[str, float], ...]] = {
     "others": (("4", 0.3), ("7", 0.2), ("L2", 0.15), ("14", 0.15), ("25", 0.2)),
 }
 
-DISTRACTORS = Distractors()
+DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.5), confusable_share=0.0, distractors=Distractors())
+DISTRACTORS = DIFFICULTY.distractors
 
 # MMEW was coded like the CASME family (Chinese participants and coders), so the biases keep
 # CASME II's direction: onsets early, apexes and offsets late. CASME II's errors in time
@@ -111,10 +113,10 @@ def mmew_twin_spec(scale: float = 1.0) -> TwinSpec:
         # the take before cutting: room for the coder to mark the onset early
         margin_frames=(4, 8),
         first_frame=(1, 1),
-        amplitude_px=(1.0, 2.5),
         au_weight=(0.6, 1.4),
         missing_apex_rows=0,  # no MMEW row is known to lack its apex
         annotator=ANNOTATOR,
+        difficulty=DIFFICULTY,
     )
 
 

@@ -9,9 +9,11 @@ import numpy as np
 
 from mer_bench.data.sample import KeyFrames
 from mer_bench.synth.annotator import AnnotatorModel
+from mer_bench.synth.difficulty import Difficulty
 from mer_bench.synth.motion import ActionUnit, format_action_units, parse_action_units
 
-# Independent random streams, so that e.g. changing how faces are drawn never reshuffles labels.
+# Independent random streams, so that e.g. changing how faces are drawn never reshuffles labels,
+# and changing how they move (the difficulty knobs) never moves a key frame.
 (
     STREAM_LABELS,
     STREAM_SUBJECTS,
@@ -20,7 +22,8 @@ from mer_bench.synth.motion import ActionUnit, format_action_units, parse_action
     STREAM_FACE,
     STREAM_PIXELS,
     STREAM_MISSING,
-) = range(7)
+    STREAM_EXPRESSION,
+) = range(8)
 
 ExpressionTable = Mapping[str, Sequence[tuple[str, float]]]
 NameClips = Callable[[np.random.Generator, int], list[str]]
@@ -51,7 +54,7 @@ class SpanModel:
 
 @dataclass(frozen=True)
 class TwinSpec:
-    """The shape of a twin: subjects, classes and their AU sets, timing, annotator."""
+    """The shape of a twin: subjects, classes and their AU sets, timing, annotator, difficulty."""
 
     dataset: str
     fps: float
@@ -64,10 +67,10 @@ class TwinSpec:
     # the clip starts / ends this many frames before the true onset / after the true offset
     margin_frames: tuple[int, int]
     first_frame: tuple[int, int]  # the clip's first frame number is drawn from this range
-    amplitude_px: tuple[float, float]  # peak displacement at the render size
     au_weight: tuple[float, float]  # per-sample strength of each AU relative to the others
     missing_apex_rows: int  # rows whose apex is written as missing
     annotator: AnnotatorModel
+    difficulty: Difficulty  # motion amplitude, confusable share, distractors (calibrated)
 
     @property
     def n_samples(self) -> int:
@@ -116,11 +119,7 @@ def plan_twin(spec: TwinSpec, seed: int, name_clips: NameClips) -> list[ClipPlan
         ]
         names = sorted(name_clips(stream(seed, STREAM_NAMES, subject), len(emotions)))
         for index, (name, emotion) in enumerate(zip(names, emotions, strict=True)):
-            plans.append(
-                _plan_clip(
-                    spec, stream(seed, STREAM_CLIP, subject, index), subject, index, name, emotion
-                )
-            )
+            plans.append(plan_clip(spec, seed, subject, index, name, emotion))
     missing = set(
         stream(seed, STREAM_MISSING).choice(len(plans), size=spec.missing_apex_rows, replace=False)
     )
@@ -140,14 +139,12 @@ def assign_subjects(n_samples: int, n_subjects: int, rng: np.random.Generator) -
     return [int(owner) for owner in owners]
 
 
-def _plan_clip(
-    spec: TwinSpec, rng: np.random.Generator, subject: int, index: int, name: str, emotion: str
-) -> ClipPlan:
-    combos = spec.expressions[emotion]
-    probabilities = np.array([weight for _, weight in combos], dtype=np.float64)
-    choice = int(rng.choice(len(combos), p=probabilities / probabilities.sum()))
-    units = tuple(parse_action_units(combos[choice][0]))
-    weights = tuple(float(rng.uniform(*spec.au_weight)) for _ in units)
+def plan_clip(spec: TwinSpec, seed: int, subject: int, index: int, name: str,
+              emotion: str) -> ClipPlan:
+    """One clip of ``subject``: timing and annotation from the clip's stream, how the face moves
+    (action units, their weights, amplitude) from the expression stream, so that the difficulty
+    knobs never move a key frame."""
+    rng = stream(seed, STREAM_CLIP, subject, index)
     rise = spec.onset_to_apex.draw(rng)
     fall = spec.apex_to_offset.draw(rng)
     before = int(rng.integers(spec.margin_frames[0], spec.margin_frames[1] + 1))
@@ -157,6 +154,16 @@ def _plan_clip(
     truth = KeyFrames(onset=onset, apex=onset + rise, offset=onset + rise + fall)
     n_frames = before + rise + fall + after + 1
     annotated = spec.annotator.annotate(truth, first, first + n_frames - 1, rng)
+
+    look = stream(seed, STREAM_EXPRESSION, subject, index)
+    moves_as = spec.difficulty.moves_as(emotion, spec.class_counts, look)
+    # drawn before the AUs, whose number varies: a clip keeps its amplitude quantile across knobs
+    amplitude = float(look.uniform(*spec.difficulty.amplitude_px))
+    combos = spec.expressions[moves_as]
+    probabilities = np.array([weight for _, weight in combos], dtype=np.float64)
+    choice = int(look.choice(len(combos), p=probabilities / probabilities.sum()))
+    units = tuple(parse_action_units(combos[choice][0]))
+    weights = tuple(float(look.uniform(*spec.au_weight)) for _ in units)
     return ClipPlan(
         subject=subject,
         index=index,
@@ -164,7 +171,7 @@ def _plan_clip(
         emotion=emotion,
         action_units=units,
         au_weights=weights,
-        amplitude_px=float(rng.uniform(*spec.amplitude_px)),
+        amplitude_px=amplitude,
         first_frame=first,
         n_frames=n_frames,
         truth=truth,

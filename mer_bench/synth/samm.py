@@ -20,9 +20,9 @@ from mer_bench.data.samm import (
 )
 from mer_bench.data.sample import KeyFrames
 from mer_bench.synth.annotator import AnnotatorModel
+from mer_bench.synth.difficulty import Difficulty
 from mer_bench.synth.distractors import Distractors
 from mer_bench.synth.plan import (
-    STREAM_CLIP,
     STREAM_LABELS,
     STREAM_MISSING,
     STREAM_NAMES,
@@ -30,8 +30,8 @@ from mer_bench.synth.plan import (
     ClipPlan,
     SpanModel,
     TwinSpec,
-    _plan_clip,
     _with_missing_apex,
+    plan_clip,
     scaled_count,
     stream,
 )
@@ -104,7 +104,8 @@ EXPRESSIONS: dict[str, tuple[tuple[str, float], ...]] = {
 ANNOTATOR = AnnotatorModel(
     onset_bias=-4.0, apex_bias=4.0, offset_bias=5.0, onset_sd=2.5, apex_sd=3.0, offset_sd=4.5
 )
-DISTRACTORS = Distractors()
+DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.5), confusable_share=0.0, distractors=Distractors())
+DISTRACTORS = DIFFICULTY.distractors
 # SAMM frames are 2040 x 1088 (often cited): the face sits in a wide frame, scaled down here.
 SCENE = Scene(height=208, width=384)
 # Estimated emotions are written in varying case in the workbook ('Anger', 'anger').
@@ -196,8 +197,7 @@ def plan_by_rules(spec: TwinSpec, seed: int, name_clips: NameClipsOf,
         emotions = [label for label, owner in zip(labels, owners, strict=True) if owner == subject]
         names = sorted(name_clips(stream(seed, STREAM_NAMES, subject), subject, len(emotions)))
         for index, (name, emotion) in enumerate(zip(names, emotions, strict=True)):
-            rng = stream(seed, STREAM_CLIP, subject, index)
-            plans.append(_plan_clip(spec, rng, subject, index, name, emotion))
+            plans.append(plan_clip(spec, seed, subject, index, name, emotion))
     missing = set(stream(seed, STREAM_MISSING).choice(len(plans), size=spec.missing_apex_rows,
                                                        replace=False))
     return [_with_missing_apex(plan) if i in missing else plan for i, plan in enumerate(plans)]
@@ -228,11 +228,11 @@ def samm_twin_spec(scale: float = 1.0) -> TwinSpec:
         margin_frames=(6, 18),  # room for the annotator's late offsets
         # frame numbers run through long recordings (006_05562.jpg)
         first_frame=(100, 12000),
-        amplitude_px=(1.0, 2.5),
         au_weight=(0.6, 1.4),
         # three rows of the real workbook have no apex; at least one in every twin
         missing_apex_rows=max(1, round(3 * scale)),
         annotator=ANNOTATOR,
+        difficulty=DIFFICULTY,
     )
 
 

@@ -27,6 +27,7 @@ from mer_bench.data.smic import (
     subject_id,
 )
 from mer_bench.synth.annotator import AnnotatorModel
+from mer_bench.synth.difficulty import Difficulty
 from mer_bench.synth.distractors import Distractors
 from mer_bench.synth.plan import ClipPlan, SpanModel, TwinSpec, plan_twin, scaled_count
 from mer_bench.synth.staging import TWIN_MARKER, staged_directory
@@ -57,7 +58,9 @@ EXPRESSIONS: dict[str, tuple[tuple[str, float], ...]] = {
     "surprise": (("1+2", 0.6), ("1+2+5", 0.25), ("5", 0.15)),
 }
 
-DISTRACTORS = Distractors()
+HS_DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.2), confusable_share=0.0, distractors=Distractors())
+VIS_NIR_DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.2), confusable_share=0.0,
+                                distractors=Distractors())
 
 # The folder cut, seen as an annotator: onset early and offset late by a few frames, the offset
 # (the slow fade back to neutral) the less certain. In time both cameras cut about 40 ms before
@@ -106,11 +109,16 @@ def smic_twin_spec(camera: str, scale: float = 1.0) -> TwinSpec:
         margin_frames=(12, 16) if high_speed else (4, 6),
         # frame numbers count from the start of each recording (reg_image036237, reg_06387)
         first_frame=(1000, 90000) if high_speed else (100, 20000),
-        amplitude_px=(1.0, 2.2),
         au_weight=(0.6, 1.4),
         missing_apex_rows=0,  # every plan loses its apex in cut_to_folder
         annotator=HS_ANNOTATOR if high_speed else VIS_NIR_ANNOTATOR,
+        difficulty=HS_DIFFICULTY if high_speed else VIS_NIR_DIFFICULTY,
     )
+
+
+def camera_difficulty(camera: str) -> Difficulty:
+    """The difficulty of one camera's twin (NIR has VIS's: the cameras ran side by side)."""
+    return HS_DIFFICULTY if camera == "HS" else VIS_NIR_DIFFICULTY
 
 
 def plan_smic_camera(camera: str, scale: float, seed: int) -> list[ClipPlan]:
@@ -164,11 +172,15 @@ def cut_to_folder(plan: ClipPlan) -> ClipPlan:
 
 
 def write_smic_twin(out_dir: Path, scale: float = 1.0, seed: int = 0, *,
-                    distractors: Distractors = DISTRACTORS) -> Path:
-    """Write the twin into ``out_dir`` (the SMIC folder itself): HS, VIS and NIR together."""
+                    distractors: Distractors | None = None) -> Path:
+    """Write the twin into ``out_dir`` (the SMIC folder itself): HS, VIS and NIR together.
+
+    Each camera's distractors are its difficulty's unless ``distractors`` is given.
+    """
     plans = {camera: plan_smic_camera(camera, scale, seed) for camera in CAMERAS}
+    nuisance = {camera: distractors or camera_difficulty(camera).distractors for camera in CAMERAS}
     with staged_directory(Path(out_dir)) as stage:
-        frames = {camera: write_frames(plans[camera], seed, FPS[camera], distractors,
+        frames = {camera: write_frames(plans[camera], seed, FPS[camera], nuisance[camera],
                                        _frame_path(stage, camera), grey=camera == "NIR")
                   for camera in CAMERAS}
         write_truth(stage, (truth_record(plan, _sample_id(camera, plan),
@@ -182,7 +194,7 @@ def write_smic_twin(out_dir: Path, scale: float = 1.0, seed: int = 0, *,
         }
         # The top-level fields describe SMIC-HS; each camera's own are under "cameras".
         write_manifest(stage / TWIN_MARKER, smic_twin_spec("HS", scale), seed, plans["HS"],
-                       frames["HS"], distractors, TWIN_VERSION, layout)
+                       frames["HS"], nuisance["HS"], TWIN_VERSION, layout)
     return Path(out_dir)
 
 
@@ -210,4 +222,5 @@ def _camera_summary(camera: str, plans: list[ClipPlan], n_frames: int, scale: fl
         "frames": n_frames,
         "classes": dict(Counter(plan.emotion for plan in plans)),
         "annotator": spec.annotator.as_dict(),
+        "difficulty": spec.difficulty.as_dict(),
     }

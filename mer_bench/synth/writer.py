@@ -122,6 +122,7 @@ def write_manifest(path: Path, spec: TwinSpec, seed: int, plans: Sequence[ClipPl
             "classes": dict(Counter(plan.emotion for plan in plans)),
         },
         "annotator": spec.annotator.as_dict(),
+        "difficulty": spec.difficulty.as_dict(),
         "distractors": {
             "blinks_per_clip": distractors.blinks_per_clip,
             "drift_px": distractors.drift_px,
