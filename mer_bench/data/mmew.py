@@ -214,7 +214,7 @@ def _clip_folder(
 
 
 # Bumped whenever the twin generator's output changes, so cached twins are regenerated.
-TWIN_VERSION = "1"
+TWIN_VERSION = "2"
 
 
 # face_crop=False: the micro-expression frames are taken to be face images already (as the

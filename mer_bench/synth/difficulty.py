@@ -60,3 +60,13 @@ class Difficulty:
         """The motion knobs, for a twin's manifest (which lists the distractors it was drawn with
         on their own)."""
         return {"amplitude_px": list(self.amplitude_px), "confusable_share": self.confusable_share}
+
+
+def all_difficulties() -> dict[str, Difficulty]:
+    """Every twin's difficulty, by twin name (SMIC's VIS and NIR share one)."""
+    from mer_bench.synth import casme, casme2, casme3, casme_sq, fourdme, mmew, samm, smic
+
+    return {"casme": casme.DIFFICULTY, "casme2": casme2.DIFFICULTY, "casme3": casme3.DIFFICULTY,
+            "casme-sq": casme_sq.DIFFICULTY, "4dme": fourdme.DIFFICULTY, "mmew": mmew.DIFFICULTY,
+            "samm": samm.DIFFICULTY, "smic-hs": smic.HS_DIFFICULTY,
+            "smic-vis / smic-nir": smic.VIS_NIR_DIFFICULTY}
