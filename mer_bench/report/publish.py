@@ -11,10 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from mer_bench.report.calibration import CALIBRATION_PAGE, calibration_rows, write_calibration
 from mer_bench.report.compare import COMPARE_DIR, Comparison, build_comparison, save_comparison
 from mer_bench.report.html import INDEX_PAGE
 from mer_bench.report.leaderboard import check_some_records, records_root, write_leaderboard
 from mer_bench.report.notes import COMPARISON_TITLES
+from mer_bench.report.reselection_summary import SUMMARY_PAGE, write_reselection_summary
 from mer_bench.report.site import SITE_DIR, site_pages, write_site_pages
 from mer_bench.report.tables import leaderboard_table
 from mer_bench.store import JobResult
@@ -29,6 +31,15 @@ SITE_NOTE = (
     "filterable by model, keyframes, data source and selection, with the confusion matrices and the "
     "comparisons' forest plots, every row linked to its records. Open it in a browser straight from "
     "the folder: no server and no network are needed."
+)
+
+RESELECTION_NOTE = (
+    f"[{SUMMARY_PAGE}]({SUMMARY_PAGE}): per protocol and model, where GAMDSS reselection helped, "
+    "hurt or could not be told, beside the truth study of the twins' key frames."
+)
+CALIBRATION_NOTE = (
+    f"[{CALIBRATION_PAGE}]({CALIBRATION_PAGE}): STSTNet and Off-ApexNet on the full-size twins of "
+    "the MEGC2019 composite beside their published figures on the real data."
 )
 
 
@@ -68,11 +79,20 @@ def publish(results: Sequence[JobResult], out_dir: Path, *, records_dir: Path | 
     if comparisons:
         sections.append(("Paired comparisons", "\n".join(
             f"- [{c.name}]({COMPARE_DIR}/{c.name}.md): {COMPARISON_TITLES[c.kind]}" for c in comparisons)))
+    reselection = next((c for c in comparisons if c.kind == "keyframes"
+                        and (c.baseline, c.other) == ("annotated", "gamdss")), None)
+    if reselection is not None:
+        sections.append(("Does reselection help?", RESELECTION_NOTE))
+    if calibration_rows(results):
+        sections.append(("How hard the twins are", CALIBRATION_NOTE))
     sections.append(("Web pages", SITE_NOTE))
     index = write_leaderboard(results, out_dir, records_dir=records_dir, table=table, sections=sections)
     for comparison in comparisons:
         save_comparison(comparison, out_dir / COMPARE_DIR)
     write_site_pages(pages, out_dir / SITE_DIR)
+    if reselection is not None:
+        write_reselection_summary(reselection.table, out_dir)
+    write_calibration(results, out_dir)
     return index
 
 

@@ -1,0 +1,103 @@
+"""The calibration page (results/calibration.md) and the reselection summary page."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+
+import pandas as pd
+import pytest
+
+from mer_bench.metrics import pooled_metrics
+from mer_bench.report.calibration import (
+    PUBLISHED,
+    calibration_markdown,
+    calibration_rows,
+    current_twin_data,
+    knobs_markdown,
+)
+from mer_bench.report.compare import build_comparison
+from mer_bench.report.reselection_summary import summary_markdown
+from mer_bench.store import JobResult, config_hash
+from test_leaderboard import THREE, make_result
+
+PARTS = ("smic-hs", "casme2", "samm")
+
+
+def composite(model: str, seed: int, *, keyframes: str = "annotated", skill: int = 7,
+              data: str | None = None, selection: str = "fixed-epochs") -> JobResult:
+    """A megc2019-3class record whose config names ``data`` (default: today's full-size twins)."""
+    result = make_result("megc2019-3class", model, keyframes, seed, skill=skill, datasets=PARTS,
+                         selection=selection, subjects=6, samples=30)
+    config = {**result.config, "data": data or current_twin_data()}
+    return dataclasses.replace(result, config=config, config_hash=config_hash(config))
+
+
+def part_uf1(run: JobResult, part: str) -> float:
+    frame = run.predictions[run.predictions["sample_id"].str.startswith(part + "/")]
+    return pooled_metrics(frame["y_true"], frame["y_pred"], THREE).uf1
+
+
+def test_rows_pool_each_part_per_seed_and_compare_with_the_published_figures():
+    runs = [composite("ststnet", seed) for seed in (0, 1, 2)]
+    rows = {row["set"]: row for row in calibration_rows(runs)}
+    assert set(rows) == {"composite", *PARTS}
+    published = dict(PUBLISHED[0].scores)
+    for part in PARTS:
+        expected = statistics.fmean(part_uf1(run, part) for run in runs)
+        assert rows[part]["uf1_twin"] == pytest.approx(expected)
+        assert rows[part]["uf1_diff"] == pytest.approx(expected - published[part][0])
+        assert rows[part]["within"] == (abs(expected - published[part][0]) <= 0.05)
+        assert rows[part]["samples"] == 30 and rows[part]["seeds"] == 3
+    assert rows["composite"]["uf1_twin"] == pytest.approx(
+        statistics.fmean(run.metrics.uf1 for run in runs))
+
+
+def test_only_honest_annotated_runs_on_the_current_twins_count():
+    current = composite("ststnet", 0)
+    stale = composite("ststnet", 1, skill=2, data="twin:smic-hs:v0:scale=1:seed=0 + older")
+    others = [composite("ststnet", 2, keyframes="gamdss", skill=2),
+              composite("ststnet", 2, selection="oracle", skill=10),
+              composite("not-published", 0)]
+    rows = calibration_rows([current, stale, *others])
+    assert {row["seeds"] for row in rows} == {1}
+    assert rows[0]["uf1_twin"] == pytest.approx(current.metrics.uf1)
+    assert {row["model"] for row in rows} == {"ststnet"}
+
+
+def test_the_page_says_which_rows_miss_their_tolerance():
+    runs = [composite("ststnet", 0, skill=10), composite("offapexnet", 0, skill=7)]
+    page = calibration_markdown(calibration_rows(runs), knobs_markdown())
+    ststnet_composite = next(line for line in page.splitlines()
+                             if line.startswith("| ststnet") and "composite" in line)
+    assert "NO (±0.05)" in ststnet_composite  # a perfect score is far from 0.7353
+    assert "check (not tuned to)" in page and "confusable share" in page
+
+
+def truth_csv(tmp_path, verdict: str) -> None:
+    rows = [{"dataset": d, "variant": "native", "strategy": "gamdss", "key_frame": frame,
+             "change": -1.0, "verdict": verdict} for d in PARTS for frame in ("onset", "apex")]
+    rows.append({"dataset": "casme2", "variant": "reversed", "strategy": "gamdss",
+                 "key_frame": "offset", "change": 2.0, "verdict": "hurts"})
+    (tmp_path / "reselection").mkdir()
+    pd.DataFrame(rows).to_csv(tmp_path / "reselection" / "truth-errors.csv", index=False)
+
+
+def test_the_reselection_summary_puts_each_verdict_beside_the_truth_study(tmp_path):
+    from mer_bench.report.reselection_summary import read_truth
+
+    runs = [composite(model, seed, keyframes=kf, skill=skill)
+            for model, kf, skill in (("ststnet", "annotated", 5), ("ststnet", "gamdss", 9),
+                                     ("offapexnet", "annotated", 7), ("offapexnet", "gamdss", 7))
+            for seed in (0, 1)]
+    comparison = build_comparison(runs, "annotated", "gamdss", n_resamples=200)
+    truth_csv(tmp_path, "helps")
+    page = summary_markdown(comparison.table, read_truth(tmp_path))
+    verdicts = dict(zip(comparison.table["model"], comparison.table["verdict"]))
+    matrix_line = next(line for line in page.splitlines() if line.startswith("| megc2019-3class"))
+    for model in ("ststnet", "offapexnet"):
+        word = {"better": "helped", "worse": "hurt", "no evidence": "could not be told"}[verdicts[model]]
+        assert word in matrix_line
+    assert verdicts["offapexnet"] == "no evidence"  # identical predictions on both sides
+    assert "casme2: onset helps (-1.00), apex helps (-1.00)" in page
+    assert "offset hurts" not in page  # the reversed annotator is not the native one
