@@ -47,9 +47,9 @@ EXPRESSIONS: dict[str, tuple[tuple[str, float], ...]] = {
 }
 
 # nuisance levels of the written twin (see distractors.Distractors)
-# Calibrated (results/calibration.md): with one clip in ten moving as another label's,
+# Calibrated (results/calibration.md): with about one clip in eight moving as another label's,
 # STSTNet scores the CASME II part of the MEGC2019 composite as on the real data.
-DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.5), confusable_share=0.10, distractors=Distractors())
+DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.5), confusable_share=0.13, distractors=Distractors())
 DISTRACTORS = DIFFICULTY.distractors
 
 # GAMDSS's reading of CASME II coders: onsets marked early, apexes late, offsets a little late.

@@ -105,7 +105,7 @@ ANNOTATOR = AnnotatorModel(
     onset_bias=-4.0, apex_bias=4.0, offset_bias=5.0, onset_sd=2.5, apex_sd=3.0, offset_sd=4.5
 )
 # Calibrated (results/calibration.md) on STSTNet's SAMM part of the MEGC2019 composite.
-DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.5), confusable_share=0.15, distractors=Distractors())
+DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.5), confusable_share=0.18, distractors=Distractors())
 DISTRACTORS = DIFFICULTY.distractors
 # SAMM frames are 2040 x 1088 (often cited): the face sits in a wide frame, scaled down here.
 SCENE = Scene(height=208, width=384)
