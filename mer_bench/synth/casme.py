@@ -66,7 +66,7 @@ EXPRESSIONS: dict[str, tuple[tuple[str, float], ...]] = {
 }
 
 # No published STSTNet figure to calibrate on: the share sits between the calibrated
-# MEGC2019 twins' (CASME II and SMIC-HS 0.13, SAMM 0.18); see results/calibration.md.
+# MEGC2019 twins' (CASME II 0.13, SMIC 0.145, SAMM 0.18); see results/calibration.md.
 DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.5), confusable_share=0.15, distractors=Distractors())
 DISTRACTORS = DIFFICULTY.distractors
 

@@ -93,7 +93,7 @@ MACRO_SPANS = (SpanModel(median=12.0, log_sd=0.45, low=5, high=60),
                SpanModel(median=22.0, log_sd=0.5, low=6, high=120))
 
 # No published STSTNet figure to calibrate on: the share sits between the calibrated
-# MEGC2019 twins' (CASME II and SMIC-HS 0.13, SAMM 0.18); see results/calibration.md.
+# MEGC2019 twins' (CASME II 0.13, SMIC 0.145, SAMM 0.18); see results/calibration.md.
 DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.5), confusable_share=0.15, distractors=Distractors())
 DISTRACTORS = DIFFICULTY.distractors
 STREAM_LAYOUT = 40  # streams beyond plan.py's

@@ -66,7 +66,7 @@ ANNOTATOR = AnnotatorModel(
     onset_bias=-1.2, apex_bias=1.2, offset_bias=1.5, onset_sd=0.8, apex_sd=1.0, offset_sd=1.5
 )
 # No published STSTNet figure to calibrate on: the share sits between the calibrated
-# MEGC2019 twins' (CASME II and SMIC-HS 0.13, SAMM 0.18); see results/calibration.md.
+# MEGC2019 twins' (CASME II 0.13, SMIC 0.145, SAMM 0.18); see results/calibration.md.
 DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.5), confusable_share=0.15, distractors=Distractors())
 DISTRACTORS = DIFFICULTY.distractors
 SCENE = Scene(height=192, width=256)  # grey video with the face inside a wider frame

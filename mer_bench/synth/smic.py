@@ -60,8 +60,9 @@ EXPRESSIONS: dict[str, tuple[tuple[str, float], ...]] = {
 
 # Calibrated (results/calibration.md) on STSTNet's SMIC part of the MEGC2019 composite; VIS and NIR
 # (no published STSTNet figure) take the same share.
-HS_DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.2), confusable_share=0.13, distractors=Distractors())
-VIS_NIR_DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.2), confusable_share=0.13,
+HS_DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.2), confusable_share=0.145,
+                           distractors=Distractors())
+VIS_NIR_DIFFICULTY = Difficulty(amplitude_px=(1.0, 2.2), confusable_share=0.145,
                                 distractors=Distractors())
 
 # The folder cut, seen as an annotator: onset early and offset late by a few frames, the offset
