@@ -1,5 +1,6 @@
 """How hard a twin is: the few knobs calibrated so that models score on a twin what they score on
-its real dataset (``results/calibration.md``, made by ``python -m mer_bench.synth.calibration``).
+its real dataset (``results/calibration.md``, written by ``mer-bench leaderboard`` from the records
+of the calibration runs; see ``mer_bench/report/calibration.py``).
 
 Each twin module holds one ``Difficulty`` and says there why each value is what it is. Everything
 else about a twin (subjects, class counts, timing, the annotator's bias and jitter) mirrors the real
