@@ -101,3 +101,21 @@ def test_the_reselection_summary_puts_each_verdict_beside_the_truth_study(tmp_pa
     assert verdicts["offapexnet"] == "no evidence"  # identical predictions on both sides
     assert "casme2: onset helps (-1.00), apex helps (-1.00)" in page
     assert "offset hurts" not in page  # the reversed annotator is not the native one
+
+
+def test_publishing_skips_a_comparison_whose_sides_come_from_different_twin_generators(tmp_path):
+    """A gamdss record left from an older twin generator shares the records folder with a new
+    annotated one: they are not a pair, and publishing says nothing about reselection rather than
+    failing the run that wrote the new record."""
+    from mer_bench.report.publish import publish
+    from mer_bench.store import ResultStore
+
+    new = composite("ststnet", 0)
+    old = dataclasses.replace(composite("ststnet", 0, keyframes="gamdss"),
+                              data_source="twin:smic-hs:v0:scale=1:seed=0 + older")
+    store = ResultStore(tmp_path)
+    for result in (new, old):
+        store.write(result)
+    index = publish(store.load_all(), tmp_path, records_dir=store.records_dir)
+    assert index.is_file() and not (tmp_path / "reselection-summary.md").exists()
+    assert (tmp_path / "calibration.md").is_file()

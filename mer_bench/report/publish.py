@@ -44,12 +44,15 @@ CALIBRATION_NOTE = (
 
 
 def _has_pair(results: Sequence[JobResult], baseline: str, other: str, kind: str) -> bool:
-    """Whether some cell was run on both sides, everything else (seed included) equal."""
+    """Whether some cell was run on both sides, everything else (seed and the data source's full
+    description, twin generator versions included) equal: what ``paired_results`` pairs."""
     def split(result: JobResult) -> tuple[str, tuple]:
         cell = result.cell
         if kind == "keyframes":
-            return cell.keyframes, (cell.protocol, cell.model, cell.selection, cell.seed)
-        return cell.selection, (cell.protocol, cell.model, cell.keyframes, cell.seed)
+            return cell.keyframes, (cell.protocol, result.data_source, cell.model, cell.selection,
+                                    cell.seed)
+        return cell.selection, (cell.protocol, result.data_source, cell.model, cell.keyframes,
+                                cell.seed)
 
     sides: dict[str, set[tuple]] = {baseline: set(), other: set()}
     for result in results:
