@@ -691,15 +691,18 @@ def test_the_cli_regenerates_the_pages_and_publishes_the_comparisons(results_cop
     assert code == 0, err
     assert "LEADERBOARD.md" in out
     after = outputs(results_copy)
-    # the pages are those write_leaderboard made; the CLI adds the paired comparisons and the site
-    assert {k: v for k, v in after.items() if k != "LEADERBOARD.md" and
-            not k.startswith(("compare/", "site/"))} == {k: v for k, v in before.items()
-                                                         if k != "LEADERBOARD.md"}
-    assert {"compare/annotated-vs-gamdss.md", "compare/fixed-epochs-vs-oracle.md", "site/index.html"} <= set(after)
+    # the pages are those write_leaderboard made; the CLI adds the paired comparisons, the site
+    # and the reselection summary
+    assert {k: v for k, v in after.items() if k not in ("LEADERBOARD.md", "reselection-summary.md")
+            and not k.startswith(("compare/", "site/"))} == {k: v for k, v in before.items()
+                                                             if k != "LEADERBOARD.md"}
+    assert {"compare/annotated-vs-gamdss.md", "compare/fixed-epochs-vs-oracle.md", "site/index.html",
+            "reselection-summary.md"} <= set(after)
     index = after["LEADERBOARD.md"].decode()
     tables_part = before["LEADERBOARD.md"].decode().rsplit("\n\n", 1)[0]  # all but the closing line
     assert index.startswith(tables_part + "\n\n## Paired comparisons\n\n")
     assert "(compare/annotated-vs-gamdss.md)" in index and "(site/index.html)" in index
+    assert "(reselection-summary.md)" in index
     assert index.endswith(before["LEADERBOARD.md"].decode().rsplit("\n\n", 1)[1])
     code, _, err = cli("leaderboard", "--results", results_copy)
     assert code == 0, err
