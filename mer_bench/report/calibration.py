@@ -149,7 +149,7 @@ def knobs_markdown() -> str:
     """Each twin's difficulty knobs, as a table."""
     from mer_bench.synth.difficulty import all_difficulties
 
-    lines = [[name, f"{d.amplitude_px[0]:g}–{d.amplitude_px[1]:g}", f"{d.confusable_share:.2f}",
+    lines = [[name, f"{d.amplitude_px[0]:g}–{d.amplitude_px[1]:g}", f"{d.confusable_share:g}",
               f"{d.distractors.noise_sd:g}", f"{d.distractors.blinks_per_clip:g}",
               f"{d.distractors.drift_px:g}", f"{d.distractors.flicker:g}"]
              for name, d in all_difficulties().items()]
