@@ -69,8 +69,9 @@ def standard_comparisons(results: Sequence[JobResult], *, records_root: str = "r
 
 
 def publish(results: Sequence[JobResult], out_dir: Path, *, records_dir: Path | None = None) -> Path:
-    """Write the leaderboards, the standard comparisons and the web site under ``out_dir``; the
-    index (returned) links the comparisons and the site."""
+    """Write the leaderboards, the standard comparisons, the web site, and where the records allow
+    them the reselection summary and the calibration page under ``out_dir``; the index (returned)
+    links them all."""
     out_dir = Path(out_dir)
     records_dir = Path(records_dir) if records_dir is not None else out_dir / "records"
     check_some_records(results, records_dir)
