@@ -433,7 +433,7 @@ def test_sorting_by_a_column_keeps_the_references_last(browser, server: str) -> 
 
 def test_filters_hide_other_rows_and_empty_sections(browser, server: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     assert load(browser, server + "casme2.html") == []
     ids = read_page_ids(browser)
@@ -462,7 +462,9 @@ def test_filters_hide_other_rows_and_empty_sections(browser, server: str) -> Non
     assert len(visible_rows(browser, twin_3class)) == 1 and shown(five) and shown(real)
 
     browser.find_element(By.CSS_SELECTOR, "form.filters button[type=reset]").click()
-    assert len(visible_rows(browser, twin_3class)) == 5 and shown(five) and shown(real)
+    # the page re-filters in a zero-delay timeout (the selects reset after the event): wait for it
+    WebDriverWait(browser, 5).until(lambda _: len(visible_rows(browser, twin_3class)) == 5)
+    assert shown(five) and shown(real)
     assert browser.find_element(By.CSS_SELECTOR, "output.filter-count").text == ""
 
     assert load(browser, server + "index.html") == []
