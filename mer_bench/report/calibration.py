@@ -158,9 +158,9 @@ def knobs_markdown() -> str:
                     tablefmt="pipe", disable_numparse=True)
 
 
-def write_calibration(results: Sequence[JobResult], out_dir: Path) -> Path | None:
-    """``calibration.md`` under ``out_dir`` when the records hold a calibration run; else None."""
-    rows = calibration_rows(results)
+def write_calibration(rows: Sequence[Mapping[str, object]], out_dir: Path) -> Path | None:
+    """``calibration.md`` under ``out_dir`` from ``calibration_rows``; None (nothing written)
+    when there are none."""
     if not rows:
         return None
     path = Path(out_dir) / CALIBRATION_PAGE

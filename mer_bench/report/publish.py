@@ -87,7 +87,8 @@ def publish(results: Sequence[JobResult], out_dir: Path, *, records_dir: Path | 
                         and (c.baseline, c.other) == ("annotated", "gamdss")), None)
     if reselection is not None:
         sections.append(("Does reselection help?", RESELECTION_NOTE))
-    if calibration_rows(results):
+    calibration = calibration_rows(results)
+    if calibration:
         sections.append(("How hard the twins are", CALIBRATION_NOTE))
     sections.append(("Web pages", SITE_NOTE))
     index = write_leaderboard(results, out_dir, records_dir=records_dir, table=table, sections=sections)
@@ -96,7 +97,7 @@ def publish(results: Sequence[JobResult], out_dir: Path, *, records_dir: Path | 
     write_site_pages(pages, out_dir / SITE_DIR)
     if reselection is not None:
         write_reselection_summary(reselection.table, out_dir)
-    write_calibration(results, out_dir)
+    write_calibration(calibration, out_dir)
     return index
 
 
