@@ -119,3 +119,70 @@ def test_publishing_skips_a_comparison_whose_sides_come_from_different_twin_gene
     index = publish(store.load_all(), tmp_path, records_dir=store.records_dir)
     assert index.is_file() and not (tmp_path / "reselection-summary.md").exists()
     assert (tmp_path / "calibration.md").is_file()
+
+
+def reselection_runs() -> list[JobResult]:
+    return [composite(model, seed, keyframes=kf, skill=skill)
+            for model, kf, skill in (("ststnet", "annotated", 5), ("ststnet", "gamdss", 9),
+                                     ("offapexnet", "annotated", 7), ("offapexnet", "gamdss", 7))
+            for seed in (0, 1)]
+
+
+def test_composite_parts_are_compared_on_their_own_samples_of_the_pooled_predictions():
+    from mer_bench.report.pairing import part_table
+
+    runs = reselection_runs()
+    single = [make_result("casme2-3class", "ststnet", kf, 0, subjects=6) for kf in ("annotated", "gamdss")]
+    table = part_table([*runs, *single], n_resamples=200)
+    assert set(table["protocol"]) == {"megc2019-3class"}  # a one-dataset protocol has no parts
+    assert sorted(zip(table["model"], table["part"])) == sorted(
+        (model, part) for model in ("ststnet", "offapexnet") for part in PARTS)
+    for _, row in table[table["model"] == "ststnet"].iterrows():
+        side = {kf: [run for run in runs if run.cell.model == "ststnet" and run.cell.keyframes == kf]
+                for kf in ("annotated", "gamdss")}
+        annotated = statistics.fmean(part_uf1(run, row["part"]) for run in side["annotated"])
+        gamdss = statistics.fmean(part_uf1(run, row["part"]) for run in side["gamdss"])
+        assert row["uf1_annotated"] == pytest.approx(annotated, abs=1e-4)
+        assert row["uf1_diff"] == pytest.approx(gamdss - annotated, abs=1e-4)
+        assert (row["test_samples"], row["test_subjects"], row["seeds"]) == (30, 6, 2)
+        assert row["uf1_diff_low"] <= row["uf1_diff"] <= row["uf1_diff_high"]
+    offapexnet = table[table["model"] == "offapexnet"]
+    assert (offapexnet["uf1_diff"] == 0).all() and (offapexnet["verdict"] == "no evidence").all()
+
+
+def test_the_summary_gives_each_composite_part_its_row_and_its_own_truth(tmp_path):
+    from mer_bench.report.pairing import part_table
+    from mer_bench.report.reselection_summary import read_truth
+
+    runs = reselection_runs()
+    comparison = build_comparison(runs, "annotated", "gamdss", n_resamples=200)
+    truth_csv(tmp_path, "helps")
+    page = summary_markdown(comparison.table, read_truth(tmp_path), part_table(runs, n_resamples=200))
+    samm_rows = [line for line in page.splitlines() if line.startswith("| megc2019-3class [samm part]")]
+    assert len(samm_rows) == 3  # the matrix row, then one detail row per model
+    assert all("casme2:" not in line for line in samm_rows[1:])
+    assert "samm: onset helps (-1.00)" in samm_rows[1]
+    assert "Over 2 protocol rows" in page and "Over the 6 rows of composite parts" in page
+
+
+def test_summary_pages_go_when_the_records_no_longer_support_them(tmp_path):
+    """Generated summary pages are removed by a publish whose records no longer support them; a
+    person's file of the same name stays."""
+    from mer_bench.report.publish import publish
+    from mer_bench.store import ResultStore
+
+    composite_store, single_store = ResultStore(tmp_path / "composite"), ResultStore(tmp_path / "single")
+    for result in reselection_runs():
+        composite_store.write(result)
+    single_store.write(make_result("casme2-3class", "ststnet", "annotated", 0))
+    out = tmp_path / "out"
+    publish(composite_store.load_all(), out, records_dir=composite_store.records_dir)
+    assert (out / "reselection-summary.md").is_file() and (out / "calibration.md").is_file()
+    publish(single_store.load_all(), out, records_dir=single_store.records_dir)
+    assert not (out / "reselection-summary.md").exists() and not (out / "calibration.md").exists()
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "calibration.md").write_text("# my own calibration notes\n", encoding="utf-8")
+    publish(single_store.load_all(), mine, records_dir=single_store.records_dir)
+    assert (mine / "calibration.md").read_text(encoding="utf-8") == "# my own calibration notes\n"

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from mer_bench.errors import ConfigError, MerBenchError
+from mer_bench.metrics import pooled_metrics
+from mer_bench.protocols import get_protocol
 from mer_bench.report.checks import check_paired, check_protocol_versions
 from mer_bench.report.sources import data_source_group
 from mer_bench.report.stats import BOOTSTRAP_SEED, N_RESAMPLES, PairedTest, holm, paired_test, verdict
@@ -235,5 +237,76 @@ def compare_table(
     return table
 
 
+def _part_of(sample_ids: Sequence[str]) -> np.ndarray:
+    """Each composite sample's dataset: the first component of its id ('samm/006_1_2' -> 'samm')."""
+    return np.array([str(sample_id).split("/", 1)[0] for sample_id in sample_ids], dtype=object)
+
+
+def _part_row(pair: CellPair, part: str, baseline: str, other: str, n_resamples: int,
+              seed: int) -> tuple[dict[str, object], PairedTest]:
+    """The paired comparison of one composite part: both sides' pooled predictions restricted to
+    the part's samples and scored there, as MEGC2019 scores each dataset of its composite."""
+    y_true, subjects, base_preds, other_preds = _prediction_arrays(pair)
+    order = pair.baseline[0].predictions["sample_id"].to_numpy()
+    keep = _part_of(order) == part
+    classes = pair.baseline[0].metrics.classes
+    y, groups = y_true[keep], subjects[keep]
+    base, oth = base_preds[:, keep], other_preds[:, keep]
+    test = paired_test(y, base, oth, groups, len(classes), n_resamples=n_resamples, seed=seed)
+    row: dict[str, object] = {
+        "protocol": pair.protocol, "part": part, "data": data_source_group(pair.data_source).label,
+        "data_source": pair.data_source, "model": pair.model, "selection": pair.shared,
+        "seeds": len(pair.seeds), "test_samples": test.n_samples, "test_subjects": test.n_subjects,
+        "subjects_differing": test.subjects_differing,
+    }
+    for score, attribute in SCORES.items():
+        base_values = [getattr(pooled_metrics(y, run, classes), attribute) for run in base]
+        other_values = [getattr(pooled_metrics(y, run, classes), attribute) for run in oth]
+        row[f"{score}_{baseline}"] = round(float(np.mean(base_values)), DECIMALS)
+        row[f"{score}_{other}"] = round(float(np.mean(other_values)), DECIMALS)
+        interval = None if test.intervals is None else test.intervals[score]
+        row[f"{score}_diff"] = _rounded(float(np.mean(other_values)) - float(np.mean(base_values)))
+        row[f"{score}_diff_low"] = _rounded(None if interval is None else interval.low)
+        row[f"{score}_diff_high"] = _rounded(None if interval is None else interval.high)
+    row["uf1_mde"] = _rounded(test.mde_uf1)
+    row.update(n01=test.mcnemar.n01, n10=test.mcnemar.n10, p_mcnemar=test.mcnemar.p,
+               seed_list=" ".join(map(str, pair.seeds)))
+    return row, test
+
+
+def part_table(
+    results: Sequence[JobResult],
+    baseline: str = "annotated",
+    other: str = "gamdss",
+    *,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> pd.DataFrame:
+    """The keyframe comparison of every composite protocol (MEGC2019), once per dataset part.
+
+    One row per (composite protocol, data source, model, selection, part), with the columns of
+    ``compare_table`` that make sense per part (``part`` added, trace columns and stds left out):
+    each side's seed-mean scores on the part's samples of the pooled predictions, the paired
+    differences with their subject-bootstrap intervals, the minimum detectable ΔUF1, McNemar, Holm
+    across these rows and the verdict. Empty when no composite protocol has both sides.
+    """
+    pairs = [pair for pair in paired_results(results, baseline, other, kind="keyframes")
+             if get_protocol(pair.protocol).evaluation == "composite-loso"]
+    built = [_part_row(pair, part, baseline, other, n_resamples, seed)
+             for pair in pairs for part in get_protocol(pair.protocol).datasets]
+    table = pd.DataFrame([row for row, _ in built])
+    if table.empty:
+        return table
+    tests = [test for _, test in built]
+    testable = [i for i, test in enumerate(tests) if not test.too_few_subjects]
+    adjusted = np.full(len(tests), np.nan)
+    if testable:
+        adjusted[testable] = holm([tests[i].mcnemar.p for i in testable])
+    table.insert(table.columns.get_loc("p_mcnemar") + 1, "p_holm", adjusted)
+    table.insert(table.columns.get_loc("p_holm") + 1, "verdict",
+                 [verdict(test, p) for test, p in zip(tests, adjusted)])
+    return table
+
+
 __all__ = ["CellPair", "DELTA_ORDER", "Kind", "SHARED", "SIDE_WORDS", "check_kind", "compare_table",
-           "paired_results"]
+           "paired_results", "part_table"]

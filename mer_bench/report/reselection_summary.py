@@ -60,35 +60,60 @@ def _mde(row: Mapping[str, object]) -> str:
     return "–" if math.isnan(mde) else f"{mde:.4f}"
 
 
-def summary_markdown(comparison: pd.DataFrame, truth: pd.DataFrame | None) -> str:
-    """The page: the verdict matrix (protocol × model), then each row with its numbers and the
-    truth study's verdicts on the same datasets."""
-    table = comparison[comparison["selection"] == "fixed-epochs"].copy()
+def _tally(words: pd.Series) -> str:
+    counts = words.value_counts()
+    return ", ".join(f"{counts.get(word, 0)} {word}" for word in
+                     ("helped", "hurt", "could not be told", "too few subjects"))
+
+
+def _labelled(table: pd.DataFrame) -> pd.DataFrame:
+    """Honest-selection rows with the verdict in the page's words and the row's datasets; a
+    composite part's row is labelled 'protocol [part]' and carries that dataset alone."""
+    table = table[table["selection"] == "fixed-epochs"].copy()
     table["word"] = table["verdict"].map(VERDICT_WORDS).fillna(table["verdict"])
-    models = sorted(table["model"].unique())
+    if "part" in table:
+        table["label"] = table["protocol"] + " [" + table["part"] + " part]"
+        table["datasets"] = [(part,) for part in table["part"]]
+    else:
+        table["label"] = table["protocol"]
+        table["datasets"] = [get_protocol(str(p)).datasets for p in table["protocol"]]
+    return table
+
+
+def summary_markdown(comparison: pd.DataFrame, truth: pd.DataFrame | None,
+                     parts: pd.DataFrame | None = None) -> str:
+    """The page: the verdict matrix (protocol × model, then each composite part × model), then each
+    row with its numbers and the truth study's verdicts on the same datasets."""
+    table = _labelled(comparison)
+    part_rows = _labelled(parts) if parts is not None and not parts.empty else table.iloc[0:0]
+    both = pd.concat([table, part_rows], ignore_index=True)
+    models = sorted(both["model"].unique())
     matrix = []
-    for (protocol, data), group in table.groupby(["protocol", "data"], sort=True):
-        by_model = {row["model"]: f"{row['word']} ({float(row['uf1_diff']):+.3f})"
-                    for _, row in group.iterrows()}
-        matrix.append([protocol, data, *[by_model.get(model, "–") for model in models]])
+    for rows in (table, part_rows):
+        for (label, data), group in rows.groupby(["label", "data"], sort=True):
+            by_model = {row["model"]: f"{row['word']} ({float(row['uf1_diff']):+.3f})"
+                        for _, row in group.iterrows()}
+            matrix.append([label, data, *[by_model.get(model, "–") for model in models]])
     detail = []
-    for _, row in table.sort_values(["protocol", "data", "model"]).iterrows():
-        datasets = get_protocol(str(row["protocol"])).datasets
-        truth_text = "; ".join(f"{name}: {_truth_text(truth, name)}" for name in datasets)
-        detail.append([row["protocol"], row["data"], row["model"], int(row["seeds"]),
-                       int(row["test_samples"]), int(row["test_subjects"]), _interval(row),
-                       _mde(row), row["word"], truth_text])
-    counts = table["word"].value_counts()
-    tally = ", ".join(f"{counts.get(word, 0)} {word}" for word in
-                      ("helped", "hurt", "could not be told", "too few subjects"))
-    parts = [
+    for rows in (table, part_rows):
+        for _, row in rows.sort_values(["label", "data", "model"]).iterrows():
+            truth_text = "; ".join(f"{name}: {_truth_text(truth, name)}" for name in row["datasets"])
+            detail.append([row["label"], row["data"], row["model"], int(row["seeds"]),
+                           int(row["test_samples"]), int(row["test_subjects"]), _interval(row),
+                           _mde(row), row["word"], truth_text])
+    tally = f"Over {len(table)} protocol rows: {_tally(table['word'])}."
+    if len(part_rows):
+        tally += (f" Over the {len(part_rows)} rows of composite parts (each dataset of the MEGC2019 "
+                  f"composite scored on its own samples of the pooled predictions, as MEGC2019 "
+                  f"reports them; Holm across these rows): {_tally(part_rows['word'])}.")
+    page = [
         "# Does reselection help? Every model, every protocol",
         f"Per protocol, data source and model: ΔUF1 = gamdss − annotated key frames, with its 95% "
         f"subject-bootstrap interval; **helped** / **hurt** only where the interval excludes 0 "
         f"and the Holm-corrected McNemar test agrees; **could not be told** otherwise (which does "
         f"not show that the two are equal: the minimum detectable ΔUF1 says how large a "
         f"difference the row could have seen); **too few subjects** under 5 test subjects. "
-        f"Honest selection (fixed epochs) only. Over {len(table)} rows: {tally}.",
+        f"Honest selection (fixed epochs) only. {tally}",
         "## Verdicts (ΔUF1)",
         tabulate(matrix, headers=["protocol", "data", *models], tablefmt="pipe",
                  disable_numparse=True),
@@ -108,15 +133,16 @@ def summary_markdown(comparison: pd.DataFrame, truth: pd.DataFrame | None) -> st
         "truth study reselection.md.",
     ]
     if truth is None:
-        parts.insert(-1, "No truth study in this results folder: run `mer-bench "
-                         "reselection-study` to fill the last column.")
-    return "\n\n".join(parts) + "\n"
+        page.insert(-1, "No truth study in this results folder: run `mer-bench "
+                        "reselection-study` to fill the last column.")
+    return "\n\n".join(page) + "\n"
 
 
-def write_reselection_summary(comparison: pd.DataFrame, results_dir: Path) -> Path:
+def write_reselection_summary(comparison: pd.DataFrame, results_dir: Path,
+                              parts: pd.DataFrame | None = None) -> Path:
     """Write ``reselection-summary.md`` under ``results_dir``; returns its path."""
     path = Path(results_dir) / SUMMARY_PAGE
-    write_if_changed(path, summary_markdown(comparison, read_truth(results_dir)))
+    write_if_changed(path, summary_markdown(comparison, read_truth(results_dir), parts))
     return path
 
 
