@@ -89,7 +89,7 @@ ResultsDir = Annotated[Path, typer.Option(
 TrainingTwinScale = Annotated[Optional[float], typer.Option(
     "--twin-scale", metavar="S", callback=_twin_scale,
     help=f"Size of the synthetic twins as a fraction of the real dataset, in (0, 1]; default: "
-         f"{DEFAULT_TWIN_SCALE:g}, the scale of the zoo, oracle and quick suites (run: a suite's own scale).")]
+         f"{DEFAULT_TWIN_SCALE:g}, the scale of the oracle and quick suites (run: a suite's own scale).")]
 DataTwinScale = Annotated[float, typer.Option(
     "--twin-scale", metavar="S", callback=_twin_scale,
     help="Size of the synthetic twins as a fraction of the real dataset, in (0, 1]; default: "

@@ -56,8 +56,7 @@ class RunPlan:
 
 def twin_scale_for(suite: str | None, twin_scale: float | None) -> float:
     """The rule for training commands: ``--twin-scale`` if given, else the suite's own scale,
-    else DEFAULT_TWIN_SCALE (the zoo, oracle and quick suites' scale, so records land beside
-    theirs)."""
+    else DEFAULT_TWIN_SCALE (the oracle and quick suites' scale, so records land beside theirs)."""
     if twin_scale is not None:
         return twin_scale
     return suite_registry().get(suite).twin_scale if suite else DEFAULT_TWIN_SCALE

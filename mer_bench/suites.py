@@ -11,7 +11,7 @@ from mer_bench import protocol_files
 from mer_bench.registry import Registry
 
 # The twin scale of the training commands (run, tune, visualize) unless --twin-scale or a suite says
-# otherwise: the zoo, oracle and quick suites' scale (`all` runs at 0.10 so that `make run` fits in
+# otherwise: the oracle and quick suites' scale (`all` runs at 0.10 so that `make run` fits in
 # 10 minutes on 2 cores). The data commands
 # (synth, reselect, reselection-study, protocols --check) default to full-size twins, FULL_TWIN_SCALE.
 DEFAULT_TWIN_SCALE = 0.15
