@@ -197,6 +197,18 @@ def _row(pair: CellPair, baseline: str, other: str, kind: Kind, n_resamples: int
     return row, test
 
 
+def _add_verdicts(table: pd.DataFrame, tests: Sequence[PairedTest]) -> None:
+    """Insert ``p_holm`` (Holm across the rows with enough subjects) and ``verdict`` after
+    ``p_mcnemar``; ``tests`` are the rows' paired tests, in order."""
+    testable = [i for i, test in enumerate(tests) if not test.too_few_subjects]
+    adjusted = np.full(len(tests), np.nan)
+    if testable:
+        adjusted[testable] = holm([tests[i].mcnemar.p for i in testable])
+    table.insert(table.columns.get_loc("p_mcnemar") + 1, "p_holm", adjusted)
+    table.insert(table.columns.get_loc("p_holm") + 1, "verdict",
+                 [verdict(test, p) for test, p in zip(tests, adjusted)])
+
+
 def compare_table(
     results: Sequence[JobResult],
     baseline: str = "annotated",
@@ -225,14 +237,7 @@ def compare_table(
     pairs = paired_results(results, baseline, other, kind=kind)
     built = [_row(pair, baseline, other, kind, n_resamples, seed, records_root) for pair in pairs]
     table = pd.DataFrame([row for row, _ in built])
-    tests = [test for _, test in built]
-    testable = [i for i, test in enumerate(tests) if not test.too_few_subjects]
-    adjusted = np.full(len(tests), np.nan)
-    if testable:
-        adjusted[testable] = holm([tests[i].mcnemar.p for i in testable])
-    table.insert(table.columns.get_loc("p_mcnemar") + 1, "p_holm", adjusted)
-    table.insert(table.columns.get_loc("p_holm") + 1, "verdict",
-                 [verdict(test, p) for test, p in zip(tests, adjusted)])
+    _add_verdicts(table, [test for _, test in built])
     table.attrs.update(kind=kind, baseline=baseline, other=other)
     return table
 
@@ -297,14 +302,7 @@ def part_table(
     table = pd.DataFrame([row for row, _ in built])
     if table.empty:
         return table
-    tests = [test for _, test in built]
-    testable = [i for i, test in enumerate(tests) if not test.too_few_subjects]
-    adjusted = np.full(len(tests), np.nan)
-    if testable:
-        adjusted[testable] = holm([tests[i].mcnemar.p for i in testable])
-    table.insert(table.columns.get_loc("p_mcnemar") + 1, "p_holm", adjusted)
-    table.insert(table.columns.get_loc("p_holm") + 1, "verdict",
-                 [verdict(test, p) for test, p in zip(tests, adjusted)])
+    _add_verdicts(table, [test for _, test in built])
     return table
 
 
