@@ -211,6 +211,26 @@ def test_a_run_killed_in_the_middle_of_a_cell_resumes_without_repeats_or_losses(
     assert_same_numbers(ResultStore(results).load_all(), local_records)
 
 
+def test_ctrl_c_interrupts_a_ray_run_with_status_130_and_keeps_its_folds(tiny_twin_root, tmp_path):
+    """SIGINT (Ctrl+C) mid-run: the run says it was aborted and exits 130, not 'jobs failed' with 1
+    (what Tune's own SIGINT handler led to); the folds it finished stay for --resume."""
+    results = tmp_path / "results"
+    driver = subprocess.Popen(run_command(results, tiny_twin_root, "--num-cpus", "1",
+                                          "--device", "cpu"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while driver.poll() is None and time.monotonic() < deadline and not staged_folds(results):
+        time.sleep(0.1)
+    assert driver.poll() is None, f"the run ended before it could be interrupted: {driver.stderr.read()}"
+    os.kill(driver.pid, signal.SIGINT)
+    status = driver.wait(timeout=120)
+    message = driver.stderr.read()
+    driver.stderr.close()
+    assert status == 130, message
+    assert "failed" not in message
+    assert staged_folds(results)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -18,6 +18,10 @@ QUIET_ENV = {
     "TUNE_MAX_PENDING_TRIALS_PG": "64",
     # Trials keep the driver's working directory, so relative paths mean the same thing everywhere.
     "RAY_CHDIR_TO_TRIAL_DIR": "0",
+    # Ctrl+C interrupts the run (exit 130; finished folds are kept for --resume). Tune's own
+    # handler would end the experiment quietly instead, and every unfinished job would then be
+    # reported as failed, with exit status 1.
+    "TUNE_DISABLE_SIGINT_HANDLER": "1",
 }
 
 
