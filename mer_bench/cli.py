@@ -681,6 +681,7 @@ def _click_types(name: str) -> tuple[type, ...]:
 
 CLICK_ERRORS = _click_types("ClickException")
 ABORTS = (typer.Abort, KeyboardInterrupt, *_click_types("Abort"))
+INTERRUPTED = 130  # the exit status of a run stopped by Ctrl+C (128 + SIGINT)
 
 
 def _fail(message: str, status: int) -> None:
@@ -719,7 +720,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(error), error.exit_code)
     except ABORTS:
         console.print("aborted", highlight=False)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except CLICK_ERRORS as error:
         if type(error).__name__ == "NoArgsIsHelpError" and getattr(error, "ctx", None):
             typer.echo(error.ctx.get_help())  # the bare command: its help, then status 2
@@ -730,5 +731,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
         where = f"{error.filename}: " if error.filename else ""
         _fail(f"{where}{error.strerror or error}; check the path and its permissions", 2)
+    if status == INTERRUPTED:  # typer turns Ctrl+C into this status itself, before main sees it
+        console.print("aborted", highlight=False)
     if isinstance(status, int) and status:
         sys.exit(status)

@@ -187,3 +187,16 @@ def test_an_os_error_is_one_line_naming_the_path(cli, tmp_path, monkeypatch):
     code, _, err = cli("synth", "casme2", "--out", locked / "twins", "--twin-scale", "0.05")
     assert_one_line(code, err, f"{locked}")
     assert "Permission denied" in err
+
+
+def test_ctrl_c_in_any_command_says_aborted_with_status_130(cli, monkeypatch):
+    """typer turns KeyboardInterrupt into a returned status 130 before main sees it; the line
+    saying so must still be printed, without a traceback."""
+    import mer_bench.suites
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mer_bench.suites, "suite_registry", interrupted)
+    code, _, err = cli("suites")
+    assert code == 130 and err.strip().splitlines()[-1] == "aborted" and "Traceback" not in err
