@@ -176,9 +176,12 @@ def staged_folds(results: Path) -> dict[tuple[str, int], float]:
 def test_a_run_killed_in_the_middle_of_a_cell_resumes_without_repeats_or_losses(
         ray_session, tiny_twin_root, tmp_path, local_records):
     results = tmp_path / "results"
+    # A shell's background job (`make test &`) ignores SIGINT, and children inherit that: give
+    # the run a terminal's Ctrl+C whatever started pytest.
     driver = subprocess.Popen(run_command(results, tiny_twin_root, "--num-cpus", "1",
                                           "--device", "cpu"),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     # one worker, one trial per cell: wait for a finished cell and a fold of the next one
     while (driver.poll() is None and time.monotonic() < deadline
@@ -215,9 +218,12 @@ def test_ctrl_c_interrupts_a_ray_run_with_status_130_and_keeps_its_folds(tiny_tw
     """SIGINT (Ctrl+C) mid-run: the run says it was aborted and exits 130, not 'jobs failed' with 1
     (what Tune's own SIGINT handler led to); the folds it finished stay for --resume."""
     results = tmp_path / "results"
+    # A shell's background job (`make test &`) ignores SIGINT, and children inherit that: give
+    # the run a terminal's Ctrl+C whatever started pytest.
     driver = subprocess.Popen(run_command(results, tiny_twin_root, "--num-cpus", "1",
                                           "--device", "cpu"),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while driver.poll() is None and time.monotonic() < deadline and not staged_folds(results):
         time.sleep(0.1)
