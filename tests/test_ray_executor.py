@@ -176,12 +176,9 @@ def staged_folds(results: Path) -> dict[tuple[str, int], float]:
 def test_a_run_killed_in_the_middle_of_a_cell_resumes_without_repeats_or_losses(
         ray_session, tiny_twin_root, tmp_path, local_records):
     results = tmp_path / "results"
-    # A shell's background job (`make test &`) ignores SIGINT, and children inherit that: give
-    # the run a terminal's Ctrl+C whatever started pytest.
     driver = subprocess.Popen(run_command(results, tiny_twin_root, "--num-cpus", "1",
                                           "--device", "cpu"),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     # one worker, one trial per cell: wait for a finished cell and a fold of the next one
     while (driver.poll() is None and time.monotonic() < deadline
